@@ -1,0 +1,51 @@
+"""yacs config keys for users of `detectron2.modeling.build_model(cfg)`.
+
+LazyConfig (``configs/``) is the main path; this adapter exists so that yacs users can build the same
+modules through Detectron2's registries. Every key maps 1:1 to a keyword argument of a module.
+"""
+from detectron2.config import CfgNode as CN
+
+
+def add_segvit_config(cfg: CN) -> CN:
+    """Add the SegViT keys to a Detectron2 yacs config (in place) and return it.
+
+    Defaults are ViT-B/16 + ATM at 512x512 on ADE20K (``../shared/segvit_facts.md`` sections 1-3).
+    """
+    cfg.MODEL.SEGVIT = CN()
+    # Backbone: plain ViT (registered as "SegViTViT" in BACKBONE_REGISTRY).
+    vit = cfg.MODEL.SEGVIT.VIT = CN()
+    vit.PRETRAIN_IMG_SIZE = 384  # pos-embed grid of the pretrained weights (24x24 tokens)
+    vit.PATCH_SIZE = 16
+    vit.EMBED_DIM = 768
+    vit.DEPTH = 12
+    vit.NUM_HEADS = 12
+    vit.MLP_RATIO = 4.0
+    vit.DROP_PATH_RATE = 0.1
+    vit.OUT_INDICES = [5, 7, 11]  # 0-indexed blocks; features are named "block5", "block7", ...
+    vit.PRETRAINED = ""  # optional local timm .pth/.safetensors or Google .npz file
+
+    # ATM head (SEM_SEG_HEADS_REGISTRY name "ATMHead").
+    atm = cfg.MODEL.SEGVIT.ATM = CN()
+    atm.IN_FEATURES = ["block11", "block7", "block5"]  # stage order: deepest first
+    atm.EMBED_DIM = 384  # C / 2
+    atm.NUM_HEADS = 12
+    atm.LAYERS_PER_STAGE = 3
+    atm.FFN_RATIO = 4
+    atm.DROPOUT = 0.1
+
+    # ATM criterion (query k <-> class k).
+    loss = cfg.MODEL.SEGVIT.LOSS = CN()
+    loss.NO_OBJECT_WEIGHT = 0.1
+    loss.CE_WEIGHT = 1.0
+    loss.FOCAL_WEIGHT = 20.0
+    loss.DICE_WEIGHT = 1.0
+    loss.IGNORE_MODE = "negative"  # official: ignore pixels are negatives; "exclude" drops them
+
+    # Inference (a model setting, not a trainer branch).
+    inf = cfg.MODEL.SEGVIT.INFERENCE = CN()
+    inf.MODE = "whole"  # "whole" | "slide" | "ms_flip"
+    inf.CROP_SIZE = [512, 512]
+    inf.STRIDE = [341, 341]
+    inf.SCALES = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+    inf.FLIP = True
+    return cfg

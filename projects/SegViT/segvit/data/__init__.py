@@ -1,0 +1,1 @@
+"""Data: built-in synthetic dataset, dataset registration, mappers and augmentations."""

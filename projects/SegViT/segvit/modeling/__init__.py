@@ -1,0 +1,1 @@
+"""Models: backbones, decode heads, losses and meta-architectures (registered on import)."""
