@@ -1,0 +1,392 @@
+"""Read pretrained ViT checkpoints into the key layout of :class:`segvit.modeling.backbone.vit.ViT`.
+
+Supported files (facts section 1 names the checkpoints SegViT starts from):
+
+- timm ``.pth``/``.pt``/``.bin`` (plain state dict, or wrapped in ``"model"``/``"state_dict"``)
+  and ``.safetensors``; e.g. ``vit_base_patch16_384.orig_in21k_ft_in1k`` (or ``.augreg_...``).
+- mmseg ``.pth`` converted by mmseg's ``vit2mmseg.py`` (``layers.N.ln1``,
+  ``attn.attn.in_proj_weight``, ...), e.g. the official ViT-L
+  ``vit_large_p16_384_20220308-d4efb41d.pth``; mapped back to timm names.
+- Google ``.npz`` (original ViT, AugReg, big_vision layouts); read with timm's own npz loader.
+
+Our layout is timm's minus what the backbone does not use: the class/distillation/register tokens,
+their pos-embed positions, the final norm and the classifier head are dropped (and reported).
+"""
+
+import logging
+import os
+import pickle
+import re
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from fvcore.common.checkpoint import (
+    get_missing_parameters_message,
+    get_unexpected_parameters_message,
+)
+
+from segvit.modeling.backbone.utils import resize_pos_embed, square_grid
+
+__all__ = [
+    "ViTWeights",
+    "read_state_dict",
+    "to_backbone_layout",
+    "load_vit_state_dict",
+    "infer_vit_config",
+    "load_into_backbone",
+]
+
+logger = logging.getLogger(__name__)
+
+# Keys the backbone does not use on purpose (no class token, no final norm, no classifier).
+_DROPPED_KEYS = ("cls_token", "dist_token", "reg_token", "mask_token")
+_DROPPED_PREFIXES = ("head.", "head_dist.", "norm.", "fc_norm.", "pre_logits.", "attn_pool.")
+_MAX_PREFIX_TOKENS = 8  # class + distillation + register tokens we try when inferring the grid
+
+# mmseg ``VisionTransformer`` names -> timm names (inverse of mmseg's vit2mmseg.py converter).
+_MMSEG_TO_TIMM = (
+    (r"^patch_embed\.projection\.", "patch_embed.proj."),
+    (r"^layers\.(\d+)\.ln([12])\.", r"blocks.\1.norm\2."),
+    (r"^layers\.(\d+)\.attn\.attn\.in_proj_(weight|bias)$", r"blocks.\1.attn.qkv.\2"),
+    (r"^layers\.(\d+)\.attn\.attn\.out_proj\.", r"blocks.\1.attn.proj."),
+    (r"^layers\.(\d+)\.ffn\.layers\.0\.0\.", r"blocks.\1.mlp.fc1."),
+    (r"^layers\.(\d+)\.ffn\.layers\.1\.", r"blocks.\1.mlp.fc2."),
+    (r"^ln1\.", "norm."),  # mmseg's final norm
+)
+
+_VIT_NAMES = {192: "ViT-Ti", 384: "ViT-S", 768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H"}
+
+
+class ViTWeights(NamedTuple):
+    """A checkpoint in the backbone's key layout.
+
+    Attributes:
+        state_dict (dict[str, Tensor]): timm-named tensors; ``pos_embed`` is (1, h*w, C) without
+            prefix-token positions.
+        dropped (list[str]): source keys dropped on purpose (class token, final norm, head, ...).
+        source_format (str): "timm", "mmseg" or "npz".
+        source_grid (tuple[int, int] or None): pos-embed grid stored in the file.
+        num_prefix_tokens (int): pos-embed positions removed in front of the grid.
+    """
+
+    state_dict: Dict[str, torch.Tensor]
+    dropped: List[str]
+    source_format: str
+    source_grid: Optional[Tuple[int, int]]
+    num_prefix_tokens: int
+
+
+def read_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor], str]:
+    """Read a ViT checkpoint file into timm key names, on CPU, without dropping anything.
+
+    Returns:
+        tuple[dict[str, Tensor], str]: the state dict and its source format ("timm", "mmseg" or
+        "npz").
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"ViT checkpoint not found: {path}")
+    if path.endswith(".npz"):
+        return _read_npz(path), "npz"
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        state_dict = load_file(path, device="cpu")
+    else:
+        try:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise ValueError(
+                f"{path} holds more than tensors and is not loaded with weights_only=True; "
+                "re-save only its state dict (torch.save(ckpt['model'], ...)) and retry"
+            ) from e
+    state_dict = _unwrap(state_dict, path)
+    if any(k.startswith(("layers.", "patch_embed.projection.")) for k in state_dict):
+        return _mmseg_to_timm(state_dict), "mmseg"
+    return state_dict, "timm"
+
+
+def to_backbone_layout(
+    state_dict: Dict[str, torch.Tensor],
+    *,
+    target_grid: Optional[Tuple[int, int]] = None,
+    num_prefix_tokens: Optional[int] = None,
+    source_format: str = "timm",
+) -> ViTWeights:
+    """Drop what the backbone does not use and strip prefix-token positions from ``pos_embed``.
+
+    Args:
+        state_dict (dict[str, Tensor]): timm-named tensors (from :func:`read_state_dict`).
+        target_grid (tuple[int, int], optional): resize ``pos_embed`` (bicubic) to this grid when
+            the stored grid differs, e.g. the backbone's ``pretrain_grid``. ``None`` keeps the
+            stored grid.
+        num_prefix_tokens (int, optional): pos-embed positions in front of the grid (1 for a class
+            token). ``None`` infers it as the smallest count that leaves a square grid.
+        source_format (str): recorded in the result.
+    """
+    kept, dropped = {}, []
+    for key, value in state_dict.items():
+        if key in _DROPPED_KEYS or key.startswith(_DROPPED_PREFIXES):
+            dropped.append(key)
+        else:
+            kept[key] = value
+
+    grid, num_prefix = None, 0
+    pos = kept.get("pos_embed")
+    if pos is not None:
+        if pos.dim() == 4:  # (1, h, w, C) layout
+            grid = (pos.shape[1], pos.shape[2])
+            pos = pos.reshape(1, -1, pos.shape[-1])
+        else:
+            num_prefix, grid = _split_grid(pos.shape[1], num_prefix_tokens)
+            if num_prefix:
+                dropped.append(f"pos_embed[:, :{num_prefix}] (prefix-token positions)")
+            pos = pos[:, num_prefix:]
+        if target_grid is not None and tuple(target_grid) != grid:
+            logger.info("Resizing pos_embed from grid %s to %s (bicubic)", grid, tuple(target_grid))
+            pos = resize_pos_embed(pos, grid, tuple(target_grid))
+        kept["pos_embed"] = pos.contiguous()
+    return ViTWeights(kept, dropped, source_format, grid, num_prefix)
+
+
+def load_vit_state_dict(
+    path: str,
+    *,
+    target_grid: Optional[Tuple[int, int]] = None,
+    num_prefix_tokens: Optional[int] = None,
+) -> ViTWeights:
+    """Read ``path`` (timm/mmseg ``.pth``, ``.safetensors``, Google ``.npz``) into our layout.
+
+    See :func:`to_backbone_layout` for the arguments; raises ``FileNotFoundError`` naming the path.
+    """
+    state_dict, fmt = read_state_dict(path)
+    weights = to_backbone_layout(
+        state_dict,
+        target_grid=target_grid,
+        num_prefix_tokens=num_prefix_tokens,
+        source_format=fmt,
+    )
+    if weights.dropped:
+        logger.info(
+            "Dropped from %s (unused by the backbone): %s", path, ", ".join(weights.dropped)
+        )
+    return weights
+
+
+def infer_vit_config(state_dict: Dict[str, torch.Tensor]) -> Dict[str, Any]:
+    """Infer ViT keyword arguments from a state dict in our layout.
+
+    Returns ``patch_size, in_chans, embed_dim, depth, mlp_ratio, qkv_bias`` and, for a square
+    pos-embed grid, ``pretrain_img_size``. ``num_heads`` does not change any tensor shape and
+    cannot be inferred.
+    """
+    if "patch_embed.proj.weight" not in state_dict:
+        raise ValueError("not a ViT state dict: 'patch_embed.proj.weight' is missing")
+    embed_dim, in_chans, patch_size, _ = state_dict["patch_embed.proj.weight"].shape
+    block_ids = [int(m.group(1)) for k in state_dict if (m := re.match(r"blocks\.(\d+)\.", k))]
+    cfg: Dict[str, Any] = dict(
+        patch_size=patch_size,
+        in_chans=in_chans,
+        embed_dim=embed_dim,
+        depth=max(block_ids) + 1 if block_ids else 0,
+        qkv_bias="blocks.0.attn.qkv.bias" in state_dict,
+    )
+    if "blocks.0.mlp.fc1.weight" in state_dict:
+        cfg["mlp_ratio"] = state_dict["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim
+    if "pos_embed" in state_dict:
+        g = square_grid(state_dict["pos_embed"].shape[1])
+        if g is not None:
+            cfg["pretrain_img_size"] = g * patch_size
+    return cfg
+
+
+def load_into_backbone(
+    backbone: nn.Module, state_dict: Dict[str, torch.Tensor]
+) -> Tuple[List[str], List[str]]:
+    """Copy a state dict in our layout into ``backbone``; all-or-nothing on shapes.
+
+    ``pos_embed`` with another square grid is resized (bicubic) to ``backbone.pretrain_grid``.
+    Any other shape mismatch raises ``ValueError`` naming the tensor, both shapes and the likely
+    cause, before anything is copied. Missing and unexpected keys are logged.
+
+    Returns:
+        tuple[list[str], list[str]]: missing keys (in the backbone, not in the file) and unexpected
+        keys (in the file, not in the backbone).
+    """
+    own = backbone.state_dict()
+    to_load, unexpected = {}, []
+    for key, value in state_dict.items():
+        if key not in own:
+            unexpected.append(key)
+            continue
+        want = own[key].shape
+        if key == "pos_embed" and value.shape != want and value.shape[-1] == want[-1]:
+            value = _fit_pos_embed(value, want, getattr(backbone, "pretrain_grid", None))
+        if value.shape != want:
+            raise ValueError(_mismatch_message(key, value.shape, want, state_dict, backbone))
+        to_load[key] = value
+    missing = [k for k in own if k not in to_load]
+    backbone.load_state_dict(to_load, strict=False)
+    if missing:
+        logger.warning(get_missing_parameters_message(missing))
+    if unexpected:
+        logger.warning(get_unexpected_parameters_message(unexpected))
+    return missing, unexpected
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _unwrap(obj: Any, path: str) -> Dict[str, torch.Tensor]:
+    """Find the state dict inside a checkpoint and strip DDP / detector prefixes."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
+    for wrapper in ("model", "state_dict"):
+        if isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
+    state_dict = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    for prefix in ("module.", "backbone."):  # DDP; Detectron2 / mmseg segmentor checkpoints
+        if any(k.startswith(prefix) for k in state_dict):
+            state_dict = {
+                k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)
+            }
+    if not state_dict:
+        raise ValueError(f"{path}: no tensors found")
+    return state_dict
+
+
+def _mmseg_to_timm(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    out = {}
+    for key, value in state_dict.items():
+        for pattern, repl in _MMSEG_TO_TIMM:
+            key, n = re.subn(pattern, repl, key)
+            if n:
+                break
+        out[key] = value
+    return out
+
+
+def _split_grid(num_pos: int, num_prefix_tokens: Optional[int]) -> Tuple[int, Tuple[int, int]]:
+    """Return (number of prefix positions, square grid) for a pos-embed of ``num_pos`` positions."""
+    candidates = range(_MAX_PREFIX_TOKENS + 1) if num_prefix_tokens is None else [num_prefix_tokens]
+    for k in candidates:
+        g = square_grid(num_pos - k)
+        if g is not None:
+            return k, (g, g)
+    raise ValueError(
+        f"pos_embed has {num_pos} positions, which is not a square grid after removing "
+        f"{'0-%d' % _MAX_PREFIX_TOKENS if num_prefix_tokens is None else num_prefix_tokens} "
+        "prefix tokens; pass num_prefix_tokens explicitly (non-square stored grids are unsupported)"
+    )
+
+
+def _fit_pos_embed(
+    pos: torch.Tensor, want: torch.Size, grid: Optional[Tuple[int, int]]
+) -> torch.Tensor:
+    src = square_grid(pos.shape[1])
+    if grid is None:
+        g = square_grid(want[1])
+        grid = (g, g) if g is not None else None
+    if src is None or grid is None or grid[0] * grid[1] != want[1]:
+        return pos  # leave it to the shape check, which explains the mismatch
+    logger.info("Resizing pos_embed from grid %s to %s (bicubic)", (src, src), tuple(grid))
+    return resize_pos_embed(pos, (src, src), tuple(grid))
+
+
+def _vit_name(dim: int) -> str:
+    return _VIT_NAMES.get(dim, f"ViT with width {dim}")
+
+
+def _mismatch_message(
+    key: str,
+    got: torch.Size,
+    want: torch.Size,
+    state_dict: Dict[str, torch.Tensor],
+    backbone: nn.Module,
+) -> str:
+    msg = (
+        f"Checkpoint tensor '{key}' has shape {tuple(got)} but the backbone expects {tuple(want)}."
+    )
+    src = state_dict.get("patch_embed.proj.weight", state_dict.get("pos_embed"))
+    src_dim = None if src is None else (src.shape[0] if src.dim() == 4 else src.shape[-1])
+    dst_dim = getattr(backbone, "embed_dim", None)
+    if src_dim is not None and dst_dim is not None and src_dim != dst_dim:
+        cause = (
+            f"the file is a {_vit_name(src_dim)} (embed dim {src_dim}) but the backbone is built "
+            f"as a {_vit_name(dst_dim)} (embed_dim={dst_dim}); set embed_dim, depth and num_heads "
+            "to the checkpoint's (e.g. a ViT-L file needs the ViT-L config)"
+        )
+    elif key == "patch_embed.proj.weight":
+        cause = "patch_size or in_chans differ from the checkpoint's"
+    elif ".mlp." in key:
+        cause = "mlp_ratio differs from the checkpoint's"
+    elif key == "pos_embed":
+        cause = "the stored pos-embed grid is not square; convert it with an explicit target grid"
+    else:
+        cause = "the backbone architecture differs from the checkpoint's (see infer_vit_config)"
+    return f"{msg} Likely cause: {cause}."
+
+
+def _read_npz(path: str) -> Dict[str, torch.Tensor]:
+    """Google ViT ``.npz`` -> timm state dict: build a matching timm ViT and use timm's loader."""
+    import numpy as np
+    from timm.models.vision_transformer import VisionTransformer, _load_weights
+
+    with np.load(path) as w:
+        keys = set(w.files)
+        prefix = next(
+            (
+                p
+                for p in ("opt/target/", "params/img/", "params/", "")
+                if f"{p}embedding/kernel" in keys
+            ),
+            None,
+        )
+        if prefix is None:
+            raise ValueError(f"{path}: no 'embedding/kernel' array; not a Google ViT .npz")
+        kh, kw, in_chans, embed_dim = w[f"{prefix}embedding/kernel"].shape
+        pos_key = f"{prefix}Transformer/posembed_input/pos_embedding"
+        pos_key = pos_key if pos_key in keys else f"{prefix}pos_embedding"
+        num_pos = w[pos_key].shape[1]
+        has_cls = f"{prefix}cls" in keys
+        block_re = re.compile(re.escape(prefix) + r"Transformer/encoderblock(?:_(\d+))?/")
+        stacked = f"{prefix}Transformer/encoderblock/LayerNorm_0/scale" in keys
+        if stacked:  # big_vision "scan" layout: arrays stacked over blocks
+            depth = w[f"{prefix}Transformer/encoderblock/LayerNorm_0/scale"].shape[0]
+        else:
+            depth = 1 + max(
+                int(m.group(1)) for k in keys if (m := block_re.match(k)) and m.group(1)
+            )
+        first = "encoderblock/" if stacked else "encoderblock_0/"
+        block0 = [k for k in keys if k.startswith(f"{prefix}Transformer/{first}")]
+        num_heads = next(w[k].shape[-2] for k in block0 if k.endswith("/query/kernel"))
+        mlp_dim = next(
+            w[k].shape[-1] for k in block0 if re.search(r"MlpBlock_\d+/Dense_0/kernel$", k)
+        )
+        num_classes = w[f"{prefix}head/bias"].shape[-1] if f"{prefix}head/bias" in keys else 0
+        has_map = any(k.startswith(f"{prefix}MAPHead_0/") for k in keys)
+
+    if kh != kw:
+        raise NotImplementedError(f"{path}: non-square patches {kh}x{kw} are not supported")
+    g = square_grid(num_pos - int(has_cls))
+    if g is None:
+        raise ValueError(f"{path}: pos embedding of {num_pos} positions is not a square grid")
+    model = VisionTransformer(
+        img_size=g * kh,
+        patch_size=kh,
+        in_chans=in_chans,
+        num_classes=num_classes,
+        global_pool="token" if has_cls else ("map" if has_map else "avg"),
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=num_heads,
+        mlp_ratio=mlp_dim / embed_dim,
+        qkv_bias=True,
+        class_token=has_cls,
+        fc_norm=False,  # the npz's encoder_norm is timm's ``norm``
+        weight_init="skip",
+    )
+    _load_weights(model, path)
+    return dict(model.state_dict())

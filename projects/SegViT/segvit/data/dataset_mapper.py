@@ -1,0 +1,219 @@
+"""Dataset mapper for semantic segmentation: read image + label PNG, augment, return tensors."""
+import copy
+import logging
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from detectron2.config import configurable
+from detectron2.data import detection_utils as utils
+from detectron2.data import transforms as T
+from detectron2.utils.file_io import PathManager
+from fvcore.transforms.transform import Transform
+from PIL import Image
+
+from .transforms import PadToSize, build_test_augmentations, build_train_augmentations
+
+__all__ = ["SemSegDatasetMapper"]
+
+logger = logging.getLogger(__name__)
+
+
+def _read_image(file_name: str, image_format: str) -> np.ndarray:
+    try:
+        return utils.read_image(file_name, format=image_format)
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for corrupt / truncated files
+        raise ValueError(f"Cannot read image '{file_name}': {e}") from e
+
+
+def _read_label(file_name: str) -> np.ndarray:
+    """Read a single-channel label PNG as an (H, W) uint8 array of raw values (palette indices)."""
+    try:
+        with PathManager.open(file_name, "rb") as f:
+            label = np.asarray(Image.open(f))
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"Cannot read label '{file_name}': {e}") from e
+    if label.ndim != 2:
+        raise ValueError(
+            f"Label '{file_name}' must be a single-channel image (mode 'L' or 'P'), got shape "
+            f"{label.shape}; convert it with the datasets/prepare_*.py scripts."
+        )
+    if label.dtype != np.uint8:
+        if label.size and (label.min() < 0 or label.max() > 255):
+            raise ValueError(
+                f"Label '{file_name}' has values outside [0, 255] ({label.min()}..{label.max()}); "
+                "only uint8 labels are supported."
+            )
+        label = label.astype(np.uint8)
+    return label
+
+
+def _check_label_values(
+    label: np.ndarray, num_classes: int, ignore_label: int, file_name: str
+) -> None:
+    """Raise ValueError if ``label`` holds a value >= num_classes other than ``ignore_label``."""
+    values = np.flatnonzero(np.bincount(label.ravel(), minlength=256))
+    bad = values[(values >= num_classes) & (values != ignore_label)]
+    if bad.size:
+        raise ValueError(
+            f"Label '{file_name}' contains value(s) {bad.tolist()} >= num_classes={num_classes} "
+            f"that are not the ignore label {ignore_label}. Check the dataset conversion "
+            "(e.g. reduce_zero_label) or num_classes."
+        )
+
+
+class SemSegDatasetMapper:
+    """Map a Detectron2 semantic-segmentation dataset dict to model inputs.
+
+    Like :class:`detectron2.data.DatasetMapper`, restricted to semantic segmentation. Reads
+    ``file_name`` (image) and ``sem_seg_file_name`` (label PNG), applies the augmentations to both
+    and returns::
+
+        {"file_name": str, "height": int, "width": int,  # ORIGINAL image size
+         "image": (3, H, W) uint8 tensor in ``image_format`` channel order (augmented),
+         "sem_seg": (H, W) int64 tensor (augmented; only if the dict has ``sem_seg_file_name``),
+         ...other keys of the dataset dict}
+
+    ``height`` / ``width`` stay those of the original image, so a model can return predictions
+    at the original resolution for :class:`SemSegEvaluator`. Randomness comes from numpy's global
+    RNG, which Detectron2 seeds per data-loader worker.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        is_train: bool,
+        *,
+        augmentations: List[Union[T.Augmentation, Transform]],
+        image_format: str = "RGB",
+        ignore_label: int = 255,
+        size_divisibility_pad: Optional[Tuple[int, int]] = None,
+        num_classes: Optional[int] = None,
+    ):
+        """
+        Args:
+            is_train (bool): training mode; only then is ``size_divisibility_pad`` applied.
+            augmentations (list[Augmentation or Transform]): applied in order to image and label,
+                e.g. :func:`build_train_augmentations` / :func:`build_test_augmentations`.
+            image_format (str): format for :func:`detectron2.data.detection_utils.read_image`
+                ("RGB" or "BGR"); also the channel order of the returned image.
+            ignore_label (int): label value ignored by the loss; used to pad labels.
+            size_divisibility_pad (tuple[int, int] or None): in training, pad image (0) and label
+                (``ignore_label``) at the bottom / right to at least this (H, W), usually the crop
+                size. None if the augmentations already pad (``build_train_augmentations`` does).
+            num_classes (int or None): if given, labels with a value >= num_classes that is not
+                ``ignore_label`` raise ValueError.
+        """
+        if num_classes is not None and num_classes <= 0:
+            raise ValueError(f"num_classes must be positive or None, got {num_classes!r}.")
+        self.is_train = is_train
+        self.augmentations = T.AugmentationList(augmentations)
+        self.image_format = image_format
+        self.ignore_label = ignore_label
+        self.size_divisibility_pad = size_divisibility_pad
+        self.num_classes = num_classes
+        self._pad = (
+            PadToSize(size_divisibility_pad, pad_value=0, seg_pad_value=ignore_label)
+            if is_train and size_divisibility_pad is not None
+            else None
+        )
+        mode = "training" if is_train else "inference"
+        logger.info(f"[SemSegDatasetMapper] Augmentations used in {mode}: {augmentations}")
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool = True) -> Dict[str, Any]:
+        """Build the paper's pipeline from a yacs config (standard Detectron2 keys).
+
+        Training: ``img_scale = (INPUT.MAX_SIZE_TRAIN, min(INPUT.MIN_SIZE_TRAIN))``, ratio range
+        ``INPUT.SCALE_RATIO_RANGE`` (default (0.5, 2.0)); if ``INPUT.CROP.ENABLED``, crop and pad to
+        ``INPUT.CROP.SIZE`` ("absolute" only) with ``INPUT.CROP.SINGLE_CATEGORY_MAX_AREA`` (default
+        0.75); horizontal flip if
+        ``INPUT.RANDOM_FLIP == "horizontal"``; ``PhotoMetricDistortion`` if ``INPUT.COLOR_AUG_SSD``
+        (default True). Test: ``img_scale = (INPUT.MAX_SIZE_TEST, INPUT.MIN_SIZE_TEST)`` and
+        ``min_size = INPUT.TEST_RESIZE_MIN_SIZE`` (default None). Labels: ``INPUT.FORMAT``,
+        ``MODEL.SEM_SEG_HEAD.IGNORE_VALUE`` and ``MODEL.SEM_SEG_HEAD.NUM_CLASSES``.
+        """
+        ignore_label = cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE
+        if is_train:
+            crop = cfg.INPUT.CROP
+            if crop.ENABLED and crop.TYPE != "absolute":
+                raise NotImplementedError(
+                    f"SemSegDatasetMapper supports INPUT.CROP.TYPE 'absolute' only, got {crop.TYPE!r}."
+                )
+            if cfg.INPUT.RANDOM_FLIP not in ("horizontal", "none"):
+                raise NotImplementedError(
+                    f"INPUT.RANDOM_FLIP must be 'horizontal' or 'none', got {cfg.INPUT.RANDOM_FLIP!r}."
+                )
+            augs = build_train_augmentations(
+                crop_size=tuple(crop.SIZE) if crop.ENABLED else None,
+                img_scale=(cfg.INPUT.MAX_SIZE_TRAIN, min(cfg.INPUT.MIN_SIZE_TRAIN)),
+                ratio_range=tuple(cfg.INPUT.get("SCALE_RATIO_RANGE", (0.5, 2.0))),
+                cat_max_ratio=crop.get("SINGLE_CATEGORY_MAX_AREA", 0.75),
+                ignore_label=ignore_label,
+                flip=cfg.INPUT.RANDOM_FLIP == "horizontal",
+                photometric=cfg.INPUT.get("COLOR_AUG_SSD", True),
+                image_format=cfg.INPUT.FORMAT,
+            )
+        else:
+            augs = build_test_augmentations(
+                img_scale=(cfg.INPUT.MAX_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST),
+                min_size=cfg.INPUT.get("TEST_RESIZE_MIN_SIZE", None),
+            )
+        return {
+            "is_train": is_train,
+            "augmentations": augs,
+            "image_format": cfg.INPUT.FORMAT,
+            "ignore_label": ignore_label,
+            "size_divisibility_pad": None,
+            "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+        }
+
+    def __call__(self, dataset_dict: Dict[str, Any]) -> Dict[str, Any]:
+        """
+        Args:
+            dataset_dict (dict): one record in Detectron2 format (``file_name``, optional
+                ``sem_seg_file_name``, ``height``, ``width``).
+
+        Returns:
+            dict: see the class docstring.
+        """
+        dataset_dict = copy.deepcopy(dataset_dict)  # it will be modified below
+        file_name = dataset_dict["file_name"]
+        image = _read_image(file_name, self.image_format)  # (H, W, 3) uint8
+        h, w = image.shape[:2]
+        for key, actual in (("height", h), ("width", w)):
+            expected = dataset_dict.get(key)
+            if expected is not None and expected != actual:
+                raise ValueError(
+                    f"Image '{file_name}' has size (H, W) = {(h, w)}, but the dataset dict says "
+                    f"{key}={expected}."
+                )
+        dataset_dict["height"], dataset_dict["width"] = h, w
+
+        sem_seg = None
+        label_file = dataset_dict.pop("sem_seg_file_name", None)
+        if label_file is not None:
+            sem_seg = _read_label(label_file)  # (H, W) uint8
+            if sem_seg.shape != (h, w):
+                raise ValueError(
+                    f"Label '{label_file}' has size (H, W) = {sem_seg.shape} but image "
+                    f"'{file_name}' has size {(h, w)}."
+                )
+            if self.num_classes is not None:
+                _check_label_values(sem_seg, self.num_classes, self.ignore_label, label_file)
+
+        aug_input = T.AugInput(image, sem_seg=sem_seg)
+        self.augmentations(aug_input)
+        if self._pad is not None:
+            self._pad(aug_input)
+        image, sem_seg = aug_input.image, aug_input.sem_seg
+
+        # (H, W, 3) -> (3, H, W); contiguous so the tensor owns a plain layout (e.g. after a flip).
+        dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        if sem_seg is not None:
+            dataset_dict["sem_seg"] = torch.as_tensor(sem_seg.astype(np.int64))
+        return dataset_dict

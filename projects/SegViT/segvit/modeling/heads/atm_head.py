@@ -1,0 +1,251 @@
+"""ATM decode heads (SegViT paper, Sec. 3.2 and Fig. 2).
+
+``ATMHead`` is the cascaded head for plain ViTs: one sequence of class queries runs through 3 stages of
+3 ATM decoder layers, each stage attending to a different backbone layer (deepest first). The mask
+logits of the stages are summed cumulatively. ``ATMSingleStageHead`` is one stage whose every layer is
+supervised and whose masks are not summed (the decoder after query-based up-sampling, Fig. 3c).
+
+Both heads return one dict contract (see ``ATMHead.forward``) in training and evaluation; masks stay
+at feature resolution: the meta-architecture and the criterion upsample them.
+"""
+from typing import Dict, List, Tuple
+
+import torch.nn.functional as F
+from detectron2.config import configurable
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
+from torch import Tensor, nn
+
+from .atm_layers import ATMDecoderLayer
+
+__all__ = ["ATMHead", "ATMSingleStageHead", "init_atm_weights"]
+
+
+def init_atm_weights(module: nn.Module) -> None:
+    """Official ATM head init: every ``nn.Linear`` (including ``nn.MultiheadAttention.out_proj``) gets
+    trunc-normal(std 0.02) weights and zero bias; every LayerNorm gets (1, 0). Everything else keeps
+    PyTorch's init: ``nn.Embedding`` class queries N(0, 1) and the xavier-uniform ``in_proj_weight``
+    of ``nn.MultiheadAttention`` (a Parameter, not a Linear).
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def _input_projection(in_channels: int, embed_dim: int, use_proj: bool) -> Tuple[nn.Module, nn.Module]:
+    """Linear(C -> d) and LayerNorm(d) when ``use_proj``; two Identities otherwise (needs C == d)."""
+    if use_proj:
+        return nn.Linear(in_channels, embed_dim), nn.LayerNorm(embed_dim)
+    if in_channels != embed_dim:
+        raise ValueError(
+            f"use_proj=False needs in_channels == embed_dim, got {in_channels} and {embed_dim}; "
+            "set use_proj=True or embed_dim to the feature channels."
+        )
+    return nn.Identity(), nn.Identity()
+
+
+def _to_tokens(x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+    """(B, C, h, w) feature map -> (B, h*w, C) row-major tokens and the grid size (h, w)."""
+    if x.dim() != 4:
+        raise ValueError(f"ATM heads take (B, C, h, w) feature maps, got shape {tuple(x.shape)}.")
+    h, w = x.shape[-2:]
+    return x.flatten(2).transpose(1, 2), (h, w)
+
+
+def _resize(mask: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Bilinear (align_corners=False) resize of (B, K, h, w) logits to ``size``; no-op if equal."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.interpolate(mask, size=size, mode="bilinear", align_corners=False)
+
+
+@SEM_SEG_HEADS_REGISTRY.register()
+class ATMHead(nn.Module):
+    """Cascaded Attention-to-Mask head for plain ViTs (paper Sec. 3.2, "The SegViT structure").
+
+    Stage i projects backbone feature ``in_features[i]`` to d channels and runs ``layers_per_stage``
+    ATM decoder layers on the class queries carried over from stage i-1. The last layer of each stage
+    gives class logits (shared classifier) and a mask map; stage masks are summed cumulatively.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        in_features: List[str],
+        in_channels: int,
+        num_classes: int,
+        embed_dim: int = 384,
+        num_heads: int = 12,
+        layers_per_stage: int = 3,
+        ffn_ratio: int = 4,
+        dropout: float = 0.1,
+        use_proj: bool = True,
+    ):
+        """
+        Args:
+            in_features (list[str]): backbone feature names in stage order. The official head uses the
+                deepest tapped layer first, e.g. ``["block11", "block7", "block5"]`` for ViT-B.
+            in_channels (int): channels C of every input feature (768 for ViT-B, 1024 for ViT-L).
+            num_classes (int): number of classes K = number of class queries.
+            embed_dim (int): decoder width d (C / 2 officially: 384 ViT-B, 512 ViT-L).
+            num_heads (int): attention heads (12 ViT-B, 16 ViT-L; head dim 32).
+            layers_per_stage (int): ATM decoder layers per stage.
+            ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
+            dropout (float): dropout of the decoder layers.
+            use_proj (bool): per-stage Linear(C -> d) + LayerNorm(d); Identity when False (C == d).
+        """
+        super().__init__()
+        if len(in_features) == 0:
+            raise ValueError("ATMHead needs at least one entry in in_features.")
+        if layers_per_stage < 1:
+            raise ValueError(f"layers_per_stage must be >= 1, got {layers_per_stage}.")
+        self.in_features = list(in_features)
+        self.num_classes = num_classes
+
+        projections = [_input_projection(in_channels, embed_dim, use_proj) for _ in in_features]
+        self.input_proj = nn.ModuleList(p for p, _ in projections)
+        self.proj_norm = nn.ModuleList(n for _, n in projections)
+        self.decoders = nn.ModuleList(
+            nn.ModuleList(
+                ATMDecoderLayer(embed_dim, num_heads, ffn_ratio=ffn_ratio, dropout=dropout)
+                for _ in range(layers_per_stage)
+            )
+            for _ in in_features
+        )
+        self.query_embed = nn.Embedding(num_classes, embed_dim)  # one query per class
+        self.class_embed = nn.Linear(embed_dim, num_classes + 1)  # last column: no-object
+        init_atm_weights(self)
+
+    @classmethod
+    def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
+        atm = cfg.MODEL.SEGVIT.ATM
+        in_features = list(atm.IN_FEATURES)
+        missing = [f for f in in_features if f not in input_shape]
+        if missing:
+            raise ValueError(
+                f"MODEL.SEGVIT.ATM.IN_FEATURES {missing} are not backbone outputs "
+                f"{sorted(input_shape)}; check MODEL.SEGVIT.VIT.OUT_INDICES."
+            )
+        channels = {input_shape[f].channels for f in in_features}
+        if len(channels) != 1:
+            raise ValueError(f"ATMHead needs equal channels in all in_features, got {channels}.")
+        return {
+            "in_features": in_features,
+            "in_channels": channels.pop(),
+            "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+            "embed_dim": atm.EMBED_DIM,
+            "num_heads": atm.NUM_HEADS,
+            "layers_per_stage": atm.LAYERS_PER_STAGE,
+            "ffn_ratio": atm.FFN_RATIO,
+            "dropout": atm.DROPOUT,
+        }
+
+    def forward(self, features: Dict[str, Tensor]) -> Dict:
+        """
+        Args:
+            features (dict[str, Tensor]): backbone outputs; ``features[in_features[i]]`` is a
+                (B, C, h_i, w_i) map (grids may differ and need not be square).
+
+        Returns:
+            dict with
+                "pred_logits": (B, K, K+1) class logits of the last stage (last column: no-object);
+                "pred_masks": (B, K, h, w) mask logits S_1 + ... + S_n, at the last stage's grid (h, w)
+                    (1/16 of the image for a plain ViT);
+                "aux_outputs": list of n-1 dicts {"pred_logits", "pred_masks"} for stages 1..n-1 with the
+                    cumulative masks S_1 + ... + S_i resized to (h, w), in stage order.
+        """
+        batch = features[self.in_features[0]].shape[0]
+        query = self.query_embed.weight.unsqueeze(0).repeat(batch, 1, 1)  # (B, K, d)
+
+        stage_logits, stage_masks = [], []
+        for name, proj, norm, layers in zip(
+            self.in_features, self.input_proj, self.proj_norm, self.decoders
+        ):
+            tokens, (h, w) = _to_tokens(features[name])  # (B, h*w, C)
+            memory = norm(proj(tokens))  # (B, h*w, d)
+            for layer in layers:
+                query, mask = layer(query, memory)  # only the last layer's mask is used
+            stage_logits.append(self.class_embed(query))  # (B, K, K+1)
+            stage_masks.append(mask.reshape(batch, self.num_classes, h, w))  # (B, K, h, w)
+
+        size = tuple(stage_masks[-1].shape[-2:])
+        outputs, cumulative = [], None
+        for logits, mask in zip(stage_logits, stage_masks):
+            mask = _resize(mask, size)
+            cumulative = mask if cumulative is None else cumulative + mask
+            outputs.append({"pred_logits": logits, "pred_masks": cumulative})
+        return {**outputs[-1], "aux_outputs": outputs[:-1]}
+
+
+class ATMSingleStageHead(nn.Module):
+    """One stage of ATM decoder layers where every layer is supervised and masks are not summed.
+
+    This is the official ``ATMSingleHead`` used after query-based up-sampling in the Shrunk structure
+    (paper Sec. 3.2, Fig. 3c); there it takes the QU output with ``use_proj=False``.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        num_classes: int,
+        embed_dim: int = 384,
+        num_heads: int = 12,
+        num_layers: int = 3,
+        ffn_ratio: int = 4,
+        dropout: float = 0.1,
+        use_proj: bool = True,
+    ):
+        """
+        Args:
+            in_channels (int): channels C of the input map.
+            num_classes (int): number of classes K = number of class queries.
+            embed_dim (int): decoder width d.
+            num_heads (int): attention heads.
+            num_layers (int): ATM decoder layers; each one yields an output.
+            ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
+            dropout (float): dropout of the decoder layers.
+            use_proj (bool): Linear(C -> d) + LayerNorm(d) on the input; Identity when False (C == d).
+        """
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+        self.num_classes = num_classes
+        self.input_proj, self.proj_norm = _input_projection(in_channels, embed_dim, use_proj)
+        self.layers = nn.ModuleList(
+            ATMDecoderLayer(embed_dim, num_heads, ffn_ratio=ffn_ratio, dropout=dropout)
+            for _ in range(num_layers)
+        )
+        self.query_embed = nn.Embedding(num_classes, embed_dim)
+        self.class_embed = nn.Linear(embed_dim, num_classes + 1)
+        init_atm_weights(self)
+
+    def forward(self, x: Tensor) -> Dict:
+        """
+        Args:
+            x (Tensor): (B, C, h, w) feature map.
+
+        Returns:
+            dict with "pred_logits" (B, K, K+1) and "pred_masks" (B, K, h, w) of the last layer, and
+            "aux_outputs": a list with the same two keys for layers 1..L-1 (each layer's own mask).
+        """
+        batch = x.shape[0]
+        tokens, (h, w) = _to_tokens(x)  # (B, h*w, C)
+        memory = self.proj_norm(self.input_proj(tokens))  # (B, h*w, d)
+        query = self.query_embed.weight.unsqueeze(0).repeat(batch, 1, 1)  # (B, K, d)
+        outputs = []
+        for layer in self.layers:
+            query, mask = layer(query, memory)
+            outputs.append(
+                {
+                    "pred_logits": self.class_embed(query),  # (B, K, K+1)
+                    "pred_masks": mask.reshape(batch, self.num_classes, h, w),  # (B, K, h, w)
+                }
+            )
+        return {**outputs[-1], "aux_outputs": outputs[:-1]}

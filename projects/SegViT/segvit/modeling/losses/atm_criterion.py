@@ -1,0 +1,191 @@
+"""Loss of the ATM head: fixed query-to-class assignment, no Hungarian matching (SegViT Sec. 3.2, Eq. 4).
+
+Query k predicts class k. Its class target is k when class k occurs in the image, else "no-object"
+(index K). Mask losses (focal + dice) are computed only for the classes that occur, against the
+binary mask ``label == k`` at label resolution. Every auxiliary output (deep supervision) gets the same
+three losses.
+"""
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from detectron2.utils import comm
+from torch import Tensor, nn
+
+from .mask_losses import dice_loss, sigmoid_focal_loss
+
+__all__ = ["ATMCriterion"]
+
+_IGNORE_MODES = ("negative", "exclude")
+
+
+class _BatchTargets(NamedTuple):
+    """Targets of one batch, shared by the final and the auxiliary outputs."""
+
+    classes: Tensor  # (B, K) long: k if class k is present in the image, else K (no-object)
+    batch_idx: Tensor  # (M,) image of each present-class mask
+    class_idx: Tensor  # (M,) class (= query) of each present-class mask
+    masks: Tensor  # (M, H*W) float binary masks
+    valid: Optional[Tensor]  # (M, H*W) bool for ignore_mode="exclude", else None
+    size: Tuple[int, int]  # label size (H, W)
+    num_masks: float  # masks per process, averaged over processes, >= 1
+
+
+class ATMCriterion(nn.Module):
+    """Classification + mask loss with query k <-> class k (official ``ATMLoss`` / ``SetCriterion``).
+
+    Ignore modes for pixels labelled ``ignore_value`` (ignore labels and padding):
+        * ``"negative"`` (official): they are 0 in every class mask, so focal and dice treat them as
+          negatives and focal averages over all H*W pixels.
+        * ``"exclude"``: they are dropped from focal (averaged over the valid pixels of the image) and
+          from the dice sums.
+    In both modes they never make a class "present".
+    """
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        no_object_weight: float = 0.1,
+        ce_weight: float = 1.0,
+        focal_weight: float = 20.0,
+        dice_weight: float = 1.0,
+        ignore_value: int = 255,
+        ignore_mode: str = "negative",
+    ):
+        """
+        Args:
+            num_classes (int): number of classes K (= number of queries).
+            no_object_weight (float): cross-entropy class weight of "no-object" (real classes: 1).
+            ce_weight (float): weight of the classification loss.
+            focal_weight (float): weight of the sigmoid focal loss.
+            dice_weight (float): weight of the dice loss.
+            ignore_value (int): label of ignored / padded pixels.
+            ignore_mode (str): "negative" or "exclude", see the class docstring.
+        """
+        super().__init__()
+        if ignore_mode not in _IGNORE_MODES:
+            raise ValueError(f"ignore_mode={ignore_mode!r} is not one of {_IGNORE_MODES}.")
+        self.num_classes = num_classes
+        self.ce_weight = ce_weight
+        self.focal_weight = focal_weight
+        self.dice_weight = dice_weight
+        self.ignore_value = ignore_value
+        self.ignore_mode = ignore_mode
+        class_weight = torch.ones(num_classes + 1)
+        class_weight[-1] = no_object_weight
+        # Not persistent: checkpoints hold model weights only.
+        self.register_buffer("class_weight", class_weight, persistent=False)
+
+    def forward(self, outputs: Dict, targets: Tensor) -> Dict[str, Tensor]:
+        """
+        Args:
+            outputs (dict): head outputs: "pred_logits" (B, K, K+1), "pred_masks" (B, K, h, w) and
+                optionally "aux_outputs", a list of dicts with the same two keys.
+            targets (Tensor): (B, H, W) integer labels in [0, K) or ``ignore_value``.
+
+        Returns:
+            dict[str, Tensor]: weighted scalar losses "loss_ce", "loss_focal", "loss_dice" for the final
+            output and "loss_ce_{i}", "loss_focal_{i}", "loss_dice_{i}" for ``aux_outputs[i]``; the
+            total loss is their sum.
+        """
+        self._check_inputs(outputs, targets)
+        batch_targets = self._prepare_targets(targets)
+        losses = self._losses(outputs, batch_targets)
+        for i, aux in enumerate(outputs.get("aux_outputs", [])):
+            losses.update({f"{k}_{i}": v for k, v in self._losses(aux, batch_targets).items()})
+        return losses
+
+    def _prepare_targets(self, targets: Tensor) -> _BatchTargets:
+        present = self._present_classes(targets)  # (B, K) bool
+        batch_idx, class_idx = present.nonzero(as_tuple=True)  # (M,), (M,) in image-major order
+        masks, valid = self._target_masks(targets, present)  # (M, H*W)
+        # Class target of query k: k if class k is present, else no-object (K).
+        no_object = torch.full_like(present, self.num_classes, dtype=torch.long)
+        classes = torch.arange(self.num_classes, device=targets.device).expand_as(present)
+        return _BatchTargets(
+            classes=torch.where(present, classes, no_object),
+            batch_idx=batch_idx,
+            class_idx=class_idx,
+            masks=masks,
+            valid=valid,
+            size=(targets.shape[-2], targets.shape[-1]),
+            num_masks=self._num_masks(batch_idx.numel(), targets.device),
+        )
+
+    def _check_inputs(self, outputs: Dict, targets: Tensor) -> None:
+        k = self.num_classes
+        logits, masks = outputs["pred_logits"], outputs["pred_masks"]
+        if logits.dim() != 3 or logits.shape[1:] != (k, k + 1):
+            raise ValueError(
+                f"pred_logits must be (B, {k}, {k + 1}) for num_classes={k} (one query per class plus "
+                f"a no-object column), got {tuple(logits.shape)}."
+            )
+        if masks.dim() != 4 or masks.shape[:2] != logits.shape[:2]:
+            raise ValueError(f"pred_masks must be (B, {k}, h, w), got {tuple(masks.shape)}.")
+        if targets.dim() != 3 or targets.dtype.is_floating_point:
+            raise ValueError(
+                f"targets must be an integer (B, H, W) tensor, got {targets.dtype} {tuple(targets.shape)}."
+            )
+        bad = (targets != self.ignore_value) & ((targets < 0) | (targets >= k))
+        if bad.any():
+            value = int(targets[bad][0])
+            raise ValueError(
+                f"Target label {value} is outside [0, {k}) and is not ignore_value={self.ignore_value}; "
+                f"num_classes={k} may be wrong, or the labels need remapping (e.g. reduce_zero_label)."
+            )
+
+    def _present_classes(self, targets: Tensor) -> Tensor:
+        """(B, H, W) labels -> (B, K) bool, True where a class has at least one non-ignored pixel."""
+        b, k = targets.shape[0], self.num_classes
+        keep = targets != self.ignore_value
+        image = torch.arange(b, device=targets.device).view(b, 1, 1).expand_as(targets)
+        counts = torch.bincount((image * k + targets)[keep], minlength=b * k)  # (B*K,)
+        return counts.view(b, k) > 0
+
+    def _target_masks(self, targets: Tensor, present: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """Binary masks ``label == k`` of the present classes, (M, H*W) float, in ``nonzero`` order,
+        and the (M, H*W) valid-pixel mask for ``ignore_mode="exclude"`` (None otherwise)."""
+        masks: List[Tensor] = []
+        valid: List[Tensor] = []
+        for label, present_i in zip(targets, present):
+            classes = present_i.nonzero(as_tuple=True)[0]  # (M_i,)
+            masks.append((label[None] == classes[:, None, None]).flatten(1))  # (M_i, H*W)
+            if self.ignore_mode == "exclude":
+                keep = (label != self.ignore_value).flatten()  # (H*W,)
+                valid.append(keep[None].expand(len(classes), -1))
+        target_masks = torch.cat(masks).float()
+        return target_masks, (torch.cat(valid) if valid else None)
+
+    @staticmethod
+    def _num_masks(local: int, device: torch.device) -> float:
+        """Present-class masks per process, averaged over processes, at least 1."""
+        num = torch.tensor([float(local)], device=device)
+        world = comm.get_world_size()
+        if world > 1:
+            torch.distributed.all_reduce(num)
+        return torch.clamp(num / world, min=1).item()
+
+    def _losses(self, output: Dict[str, Tensor], targets: _BatchTargets) -> Dict[str, Tensor]:
+        """Weighted CE, focal and dice losses of one output (final or auxiliary)."""
+        logits = output["pred_logits"].float()  # (B, K, K+1)
+        loss_ce = F.cross_entropy(logits.transpose(1, 2), targets.classes, weight=self.class_weight)
+
+        pred_masks = output["pred_masks"].float()  # (B, K, h, w)
+        if targets.batch_idx.numel() == 0:
+            # No present class in the batch: zero mask losses that keep the graph connected.
+            loss_focal = loss_dice = pred_masks.sum() * 0.0
+        else:
+            masks = pred_masks[targets.batch_idx, targets.class_idx][:, None]  # (M, 1, h, w)
+            if tuple(masks.shape[-2:]) != targets.size:
+                masks = F.interpolate(masks, size=targets.size, mode="bilinear", align_corners=False)
+            masks = masks.flatten(1)  # (M, H*W)
+            focal = sigmoid_focal_loss(masks, targets.masks, valid=targets.valid)
+            dice = dice_loss(masks, targets.masks, valid=targets.valid)
+            loss_focal = focal.sum() / targets.num_masks
+            loss_dice = dice.sum() / targets.num_masks
+        return {
+            "loss_ce": loss_ce * self.ce_weight,
+            "loss_focal": loss_focal * self.focal_weight,
+            "loss_dice": loss_dice * self.dice_weight,
+        }

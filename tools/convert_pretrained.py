@@ -1,0 +1,114 @@
+#!/usr/bin/env python
+"""Convert a pretrained ViT file into a Detectron2 checkpoint for ``train.init_checkpoint``.
+
+Reads timm ``.pth``/``.safetensors``, mmseg ``.pth`` or Google ``.npz`` ViT weights, drops what the
+SegViT backbone does not use (class token and its position, final norm, classifier head), resizes
+the pos-embed to the ``--pretrain-img-size`` grid, checks the result against a ViT built with the
+file's dimensions, and writes ``{"model": {"backbone.<key>": tensor}, ...}``.
+
+Example::
+
+    python tools/convert_pretrained.py --input pretrained/jx_vit_base_p16_384-83fb41ba.pth \\
+        --output pretrained/vit_b16_384_segvit.pth
+
+Then set ``train.init_checkpoint`` (LazyConfig) or ``MODEL.WEIGHTS`` (yacs) to the output file.
+"""
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+import torch
+
+from segvit.checkpoint.vit_weights import (
+    infer_vit_config,
+    load_into_backbone,
+    read_state_dict,
+    to_backbone_layout,
+)
+from segvit.modeling.backbone.vit import ViT
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", required=True, help="timm/mmseg .pth, .safetensors or .npz")
+    parser.add_argument("--output", required=True, help="Detectron2 checkpoint to write (.pth)")
+    parser.add_argument(
+        "--pretrain-img-size",
+        type=int,
+        default=384,
+        help="pos-embed grid of the output = this / patch size; must equal the backbone's "
+        "pretrain_img_size (default 384 -> 24x24 for patch 16)",
+    )
+    parser.add_argument(
+        "--num-prefix-tokens",
+        type=int,
+        default=None,
+        help="pos-embed positions before the grid (1 = class token); inferred when omitted",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    args = parser.parse_args(argv)
+    if os.path.exists(args.output) and not args.overwrite:
+        parser.error(f"{args.output} exists; pass --overwrite to replace it")
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    # Read once; look at the stored grid to learn the patch size, then resize to the wanted grid.
+    state_dict, fmt = read_state_dict(args.input)
+    layout = dict(num_prefix_tokens=args.num_prefix_tokens, source_format=fmt)
+    arch = infer_vit_config(to_backbone_layout(state_dict, **layout).state_dict)
+    if args.pretrain_img_size % arch["patch_size"]:
+        raise SystemExit(
+            f"--pretrain-img-size {args.pretrain_img_size} is not a multiple of the checkpoint's "
+            f"patch size {arch['patch_size']}"
+        )
+    grid = (args.pretrain_img_size // arch["patch_size"],) * 2
+    weights = to_backbone_layout(state_dict, target_grid=grid, **layout)
+
+    # Check the keys against a ViT of the file's size (num_heads does not affect shapes).
+    reference = ViT(
+        pretrain_img_size=args.pretrain_img_size,
+        patch_size=arch["patch_size"],
+        in_chans=arch["in_chans"],
+        embed_dim=arch["embed_dim"],
+        depth=arch["depth"],
+        num_heads=1,
+        mlp_ratio=arch.get("mlp_ratio", 4.0),
+        qkv_bias=arch["qkv_bias"],
+        drop_path_rate=0.0,
+        out_indices=(arch["depth"] - 1,),
+    )
+    missing, unexpected = load_into_backbone(reference, weights.state_dict)
+    del reference
+
+    checkpoint = {
+        "model": {"backbone." + k: v for k, v in weights.state_dict.items()},
+        "__author__": "segvit convert_pretrained",
+        "matching_heuristics": False,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    tmp = args.output + ".tmp"
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, args.output)  # no half-written output on failure
+
+    arch_str = ", ".join(f"{k}={v}" for k, v in arch.items() if k != "pretrain_img_size")
+    print(f"input:   {args.input} ({weights.source_format})")
+    print(f"arch:    {arch_str}")
+    print(f"pos:     stored grid {weights.source_grid} -> {grid}")
+    print(f"kept:    {len(weights.state_dict)} tensors (prefixed 'backbone.')")
+    print(f"dropped: {', '.join(weights.dropped) or 'nothing'}")
+    print(f"missing: {', '.join(missing) or 'none'}")
+    print(
+        f"unexpected (kept in the file, ignored by the backbone): {', '.join(unexpected) or 'none'}"
+    )
+    print(f"wrote:   {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

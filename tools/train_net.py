@@ -1,0 +1,197 @@
+#!/usr/bin/env python
+"""Train and evaluate SegViT (and the MaskFormer/Mask2Former baselines) from a LazyConfig file.
+
+The shape of Detectron2's ``tools/lazyconfig_train_net.py``. Examples::
+
+    python tools/train_net.py --config-file configs/synthetic/segvit_tiny.py train.device=cpu
+    python tools/train_net.py --config-file configs/ade20k/segvit_vit_b16_512x512_160k.py \\
+        --num-gpus 8 train.init_checkpoint=pretrained/vit_b16_d2.pth
+    python tools/train_net.py --config-file ... --eval-only --eval-modes whole,slide,ms_flip \\
+        train.init_checkpoint=output/model_final.pth
+    python tools/train_net.py --config-file ... --resume   # continue a killed run
+"""
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import LazyConfig, instantiate
+from detectron2.engine import (
+    AMPTrainer,
+    SimpleTrainer,
+    default_argument_parser,
+    default_setup,
+    default_writers,
+    hooks,
+    launch,
+)
+from detectron2.engine.defaults import create_ddp_model
+from detectron2.evaluation import inference_on_dataset, print_csv_format
+from detectron2.utils import comm
+from omegaconf import OmegaConf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import segvit  # noqa: E402,F401  (registers datasets, backbones, heads)
+
+logger = logging.getLogger("segvit.train_net")
+
+
+def set_inference_mode(model, mode: str) -> None:
+    """Switch a SegViT-style model's test-time mode ("whole", "slide", "ms_flip")."""
+    model = getattr(model, "module", model)
+    if not hasattr(model, "inference"):
+        raise ValueError(f"--eval-modes {mode}: {type(model).__name__} has no inference setting")
+    model.inference = dataclasses.replace(model.inference, mode=mode)
+
+
+def do_test(cfg, model, modes=None):
+    """Evaluate on ``cfg.dataloader.test`` with ``cfg.dataloader.evaluator``.
+
+    Args:
+        modes: inference modes to evaluate in turn (results labelled "sem_seg[mode]");
+            None evaluates once with the model's configured mode.
+    Returns:
+        dict of results (empty when the config has no evaluator).
+    """
+    if "evaluator" not in cfg.dataloader:
+        return {}
+    results = {}
+    for mode in modes or [None]:
+        if mode is not None:
+            set_inference_mode(model, mode)
+        ret = inference_on_dataset(
+            model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
+        )
+        if mode is not None:
+            ret = {f"{task}[{mode}]": metrics for task, metrics in ret.items()}
+        print_csv_format(ret)
+        results.update(ret)
+    return results
+
+
+def check_device(cfg):
+    """Fail early with the fix when the configured device or AMP setting cannot run here."""
+    device = cfg.train.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"train.device={device!r} but no CUDA GPU is available; add train.device=cpu"
+        )
+    if cfg.train.amp.enabled and not device.startswith("cuda"):
+        raise ValueError("train.amp.enabled=True needs a CUDA device; add train.amp.enabled=False")
+
+
+def build_trainer(cfg, model, optimizer, train_loader):
+    """SimpleTrainer, or AMPTrainer in float16 (with a grad scaler) or bfloat16 (without)."""
+    if not cfg.train.amp.enabled:
+        return SimpleTrainer(model, train_loader, optimizer)
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}[cfg.train.amp.get("dtype", "float16")]
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    return AMPTrainer(model, train_loader, optimizer, grad_scaler=scaler, precision=dtype)
+
+
+def do_train(args, cfg):
+    """
+    Args:
+        cfg: an object with the following attributes:
+            model: instantiate()-able model
+            dataloader.train: instantiate()-able train loader (total batch over all processes)
+            dataloader.test, dataloader.evaluator: for periodic and final evaluation
+            optimizer: instantiate()-able optimizer; ``params.model`` is set here
+            lr_multiplier: instantiate()-able ParamScheduler
+            train: output_dir, init_checkpoint, max_iter, amp (enabled, dtype), ddp,
+                checkpointer (period, max_to_keep), eval_period, log_period, device, seed
+    """
+    model = instantiate(cfg.model)
+    logger.info("Model:\n%s", model)
+    model.to(cfg.train.device)
+
+    cfg.optimizer.params.model = model
+    optimizer = instantiate(cfg.optimizer)
+    train_loader = instantiate(cfg.dataloader.train)
+
+    model = create_ddp_model(model, **cfg.train.ddp)
+    trainer = build_trainer(cfg, model, optimizer, train_loader)
+    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    trainer.register_hooks(
+        [
+            hooks.IterationTimer(),
+            hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            (
+                hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer)
+                if comm.is_main_process()
+                else None
+            ),
+            hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
+            (
+                hooks.PeriodicWriter(
+                    default_writers(cfg.train.output_dir, cfg.train.max_iter),
+                    period=cfg.train.log_period,
+                )
+                if comm.is_main_process()
+                else None
+            ),
+        ]
+    )
+    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
+    start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
+    trainer.train(start_iter, cfg.train.max_iter)
+
+
+def check_overrides(cfg, overrides):
+    """Refuse ``key=value`` overrides whose key is not in the config (a typo would be ignored)."""
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
+            parent = key.rsplit(".", 1)[0] if "." in key else ""
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            known = sorted(node.keys()) if OmegaConf.is_dict(node) else []
+            raise KeyError(
+                f"config override {override!r}: key {key!r} does not exist in the config. "
+                f"Known keys under {parent or '<root>'!r}: {known}"
+            )
+
+
+def main(args):
+    cfg = LazyConfig.load(args.config_file)
+    check_overrides(cfg, args.opts)
+    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    check_device(cfg)
+    default_setup(cfg, args)
+
+    if args.eval_only:
+        model = instantiate(cfg.model)
+        model.to(cfg.train.device)
+        model = create_ddp_model(model)
+        DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
+        modes = args.eval_modes.split(",") if args.eval_modes else None
+        return do_test(cfg, model, modes)
+    do_train(args, cfg)
+    return None
+
+
+def build_parser():
+    parser = default_argument_parser()
+    parser.add_argument(
+        "--eval-modes",
+        default="",
+        help="comma-separated inference modes to evaluate with --eval-only: whole,slide,ms_flip",
+    )
+    return parser
+
+
+def invoke_main() -> None:
+    args = build_parser().parse_args()
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
+
+
+if __name__ == "__main__":
+    invoke_main()  # pragma: no cover

@@ -1,0 +1,60 @@
+#!/usr/bin/env python
+"""Draw "input | ground truth | prediction | ATM masks" panels for images of a registered dataset.
+
+Example (after ``make demo`` trained the model)::
+
+    python tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \\
+        --output output/demo/predictions train.init_checkpoint=output/demo/model_final.pth
+"""
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+from detectron2.config import LazyConfig
+from detectron2.data import DatasetCatalog
+from detectron2.data.detection_utils import read_image
+
+import segvit  # noqa: F401  (registers datasets and models)
+from segvit.utils.predictor import SemSegPredictor, test_dataset_name
+from segvit.utils.visualize import prediction_panel
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--output", required=True, help="folder for the panel PNGs")
+    parser.add_argument("--dataset", default=None, help="registered name (default: the test set)")
+    parser.add_argument("--num-images", type=int, default=6)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
+    args = parser.parse_args(argv)
+
+    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+    predictor = SemSegPredictor(cfg, cfg.train.init_checkpoint, device=args.device)
+    dataset = args.dataset or test_dataset_name(cfg)
+    os.makedirs(args.output, exist_ok=True)
+    for record in DatasetCatalog.get(dataset)[: args.num_images]:
+        rgb = read_image(record["file_name"], format="RGB")
+        gt = None
+        if "sem_seg_file_name" in record:
+            gt = cv2.imread(record["sem_seg_file_name"], cv2.IMREAD_UNCHANGED)
+        out = predictor(rgb)
+        panel = prediction_panel(
+            rgb,
+            out["sem_seg"],
+            predictor.colors,
+            predictor.class_names,
+            gt=gt,
+            mask_probs=out.get("mask_probs"),
+        )
+        name = os.path.splitext(os.path.basename(record["file_name"]))[0]
+        cv2.imwrite(os.path.join(args.output, f"{name}.png"), np.ascontiguousarray(panel[..., ::-1]))
+    print(f"wrote {min(args.num_images, len(DatasetCatalog.get(dataset)))} panels to {args.output}")
+    return args.output
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
