@@ -37,6 +37,12 @@ def _submodule(model: torch.nn.Module, names: Sequence[str]) -> Optional[torch.n
     return None
 
 
+def top_level_gflops(by_module: Dict[str, int]) -> Dict[str, float]:
+    """GFLOPs of the model's direct children (Detectron2's tracing adapter prefixes "model.")."""
+    children = {k[len("model.") :]: v for k, v in by_module.items() if k.startswith("model.")}
+    return {k: round(v / 1e9, 3) for k, v in children.items() if "." not in k}
+
+
 def default_input_hw(model: torch.nn.Module) -> List[int]:
     inference = getattr(model, "inference", None)
     if inference is not None:
@@ -69,9 +75,7 @@ def analyze(cfg, tasks: Sequence[str], input_hw: Optional[Sequence[int]] = None)
             input_hw=hw,
             skipped_gflops_upper_bound=round(report.skipped_upper_bound / 1e9, 4),
             skipped_ops=report.skipped_ops,
-            gflops_by_module={
-                k: round(v / 1e9, 3) for k, v in report.by_module.items() if k and k.count(".") == 0
-            },
+            gflops_by_module=top_level_gflops(report.by_module),
         )
         result["_report"] = report
     return result
@@ -93,18 +97,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     if args.format == "table":
         for key, value in result.items():
             print(f"{key:>28}: {value}")
-        if report is not None:
-            print(flop_count_table_from_report(report))
     print(json.dumps({"config": args.config_file, **result}))
     return result
-
-
-def flop_count_table_from_report(report) -> str:
-    """A two-level table of GFLOPs per module (the fvcore table needs the analysis object)."""
-    rows = [(k or "model", v) for k, v in report.by_module.items() if k.count(".") <= 1]
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {flops / 1e9:10.3f} GFLOPs" for name, flops in rows)
-
-
 if __name__ == "__main__":
     main(sys.argv[1:])

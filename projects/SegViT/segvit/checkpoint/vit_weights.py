@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 # Keys the backbone does not use on purpose (no class token, no final norm, no classifier).
 _DROPPED_KEYS = ("cls_token", "dist_token", "reg_token", "mask_token")
 _DROPPED_PREFIXES = ("head.", "head_dist.", "norm.", "fc_norm.", "pre_logits.", "attn_pool.")
-_MAX_PREFIX_TOKENS = 8  # class + distillation + register tokens we try when inferring the grid
 
 # mmseg ``VisionTransformer`` names -> timm names (inverse of mmseg's vit2mmseg.py converter).
 _MMSEG_TO_TIMM = (
@@ -121,7 +120,9 @@ def to_backbone_layout(
             the stored grid differs, e.g. the backbone's ``pretrain_grid``. ``None`` keeps the
             stored grid.
         num_prefix_tokens (int, optional): pos-embed positions in front of the grid (1 for a class
-            token). ``None`` infers it as the smallest count that leaves a square grid.
+            token). ``None`` tries 0, 1 and the number of class/distillation/register tokens in
+            the file, and takes the first that leaves a square grid (timm files with a class token
+            store 1 + h*w positions; DeiT-3-style files store h*w).
         source_format (str): recorded in the result.
     """
     kept, dropped = {}, []
@@ -138,7 +139,11 @@ def to_backbone_layout(
             grid = (pos.shape[1], pos.shape[2])
             pos = pos.reshape(1, -1, pos.shape[-1])
         else:
-            num_prefix, grid = _split_grid(pos.shape[1], num_prefix_tokens)
+            if num_prefix_tokens is None:
+                candidates = [0, 1, _count_prefix_tokens(state_dict)]
+            else:
+                candidates = [num_prefix_tokens]
+            num_prefix, grid = _split_grid(pos.shape[1], candidates)
             if num_prefix:
                 dropped.append(f"pos_embed[:, :{num_prefix}] (prefix-token positions)")
             pos = pos[:, num_prefix:]
@@ -268,17 +273,24 @@ def _mmseg_to_timm(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tenso
     return out
 
 
-def _split_grid(num_pos: int, num_prefix_tokens: Optional[int]) -> Tuple[int, Tuple[int, int]]:
-    """Return (number of prefix positions, square grid) for a pos-embed of ``num_pos`` positions."""
-    candidates = range(_MAX_PREFIX_TOKENS + 1) if num_prefix_tokens is None else [num_prefix_tokens]
+def _count_prefix_tokens(state_dict: Dict[str, torch.Tensor]) -> int:
+    """Class + distillation + register tokens present in a timm state dict."""
+    count = sum(1 for k in ("cls_token", "dist_token") if k in state_dict)
+    if "reg_token" in state_dict:
+        count += state_dict["reg_token"].shape[1]  # (1, R, C)
+    return count
+
+
+def _split_grid(num_pos: int, candidates: List[int]) -> Tuple[int, Tuple[int, int]]:
+    """Return (prefix positions, square grid): the first candidate leaving a square grid."""
     for k in candidates:
         g = square_grid(num_pos - k)
         if g is not None:
             return k, (g, g)
     raise ValueError(
-        f"pos_embed has {num_pos} positions, which is not a square grid after removing "
-        f"{'0-%d' % _MAX_PREFIX_TOKENS if num_prefix_tokens is None else num_prefix_tokens} "
-        "prefix tokens; pass num_prefix_tokens explicitly (non-square stored grids are unsupported)"
+        f"pos_embed has {num_pos} positions, not a square grid after removing "
+        f"{sorted(set(candidates))} prefix-token positions; pass num_prefix_tokens "
+        "(non-square stored grids are unsupported)"
     )
 
 

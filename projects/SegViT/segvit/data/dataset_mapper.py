@@ -1,4 +1,5 @@
 """Dataset mapper for semantic segmentation: read image + label PNG, augment, return tensors."""
+
 import copy
 import logging
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -12,6 +13,7 @@ from detectron2.utils.file_io import PathManager
 from fvcore.transforms.transform import Transform
 from PIL import Image
 
+from .datasets.validation import check_label_values
 from .transforms import PadToSize, build_test_augmentations, build_train_augmentations
 
 __all__ = ["SemSegDatasetMapper"]
@@ -50,20 +52,6 @@ def _read_label(file_name: str) -> np.ndarray:
             )
         label = label.astype(np.uint8)
     return label
-
-
-def _check_label_values(
-    label: np.ndarray, num_classes: int, ignore_label: int, file_name: str
-) -> None:
-    """Raise ValueError if ``label`` holds a value >= num_classes other than ``ignore_label``."""
-    values = np.flatnonzero(np.bincount(label.ravel(), minlength=256))
-    bad = values[(values >= num_classes) & (values != ignore_label)]
-    if bad.size:
-        raise ValueError(
-            f"Label '{file_name}' contains value(s) {bad.tolist()} >= num_classes={num_classes} "
-            f"that are not the ignore label {ignore_label}. Check the dataset conversion "
-            "(e.g. reduce_zero_label) or num_classes."
-        )
 
 
 class SemSegDatasetMapper:
@@ -129,24 +117,27 @@ class SemSegDatasetMapper:
         """Build the paper's pipeline from a yacs config (standard Detectron2 keys).
 
         Training: ``img_scale = (INPUT.MAX_SIZE_TRAIN, min(INPUT.MIN_SIZE_TRAIN))``, ratio range
-        ``INPUT.SCALE_RATIO_RANGE`` (default (0.5, 2.0)); if ``INPUT.CROP.ENABLED``, crop and pad to
-        ``INPUT.CROP.SIZE`` ("absolute" only) with ``INPUT.CROP.SINGLE_CATEGORY_MAX_AREA`` (default
-        0.75); horizontal flip if
-        ``INPUT.RANDOM_FLIP == "horizontal"``; ``PhotoMetricDistortion`` if ``INPUT.COLOR_AUG_SSD``
-        (default True). Test: ``img_scale = (INPUT.MAX_SIZE_TEST, INPUT.MIN_SIZE_TEST)`` and
-        ``min_size = INPUT.TEST_RESIZE_MIN_SIZE`` (default None). Labels: ``INPUT.FORMAT``,
-        ``MODEL.SEM_SEG_HEAD.IGNORE_VALUE`` and ``MODEL.SEM_SEG_HEAD.NUM_CLASSES``.
+        ``INPUT.SCALE_RATIO_RANGE`` (default (0.5, 2.0)); if ``INPUT.CROP.ENABLED``, crop and pad
+        to ``INPUT.CROP.SIZE`` ("absolute" only) with ``INPUT.CROP.SINGLE_CATEGORY_MAX_AREA``
+        (default 0.75); horizontal flip if ``INPUT.RANDOM_FLIP == "horizontal"``;
+        ``PhotoMetricDistortion`` if ``INPUT.COLOR_AUG_SSD`` (default True).
+        Test: ``img_scale = (INPUT.MAX_SIZE_TEST, INPUT.MIN_SIZE_TEST)`` and
+        ``min_size = INPUT.TEST_RESIZE_MIN_SIZE`` (default None).
+        Both: ``INPUT.FORMAT``, ``MODEL.SEM_SEG_HEAD.IGNORE_VALUE``, ``.NUM_CLASSES``.
+        Keys marked "default" are optional (not in Detectron2's defaults).
         """
         ignore_label = cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE
         if is_train:
             crop = cfg.INPUT.CROP
             if crop.ENABLED and crop.TYPE != "absolute":
                 raise NotImplementedError(
-                    f"SemSegDatasetMapper supports INPUT.CROP.TYPE 'absolute' only, got {crop.TYPE!r}."
+                    "SemSegDatasetMapper supports INPUT.CROP.TYPE 'absolute' only, "
+                    f"got {crop.TYPE!r}."
                 )
             if cfg.INPUT.RANDOM_FLIP not in ("horizontal", "none"):
                 raise NotImplementedError(
-                    f"INPUT.RANDOM_FLIP must be 'horizontal' or 'none', got {cfg.INPUT.RANDOM_FLIP!r}."
+                    "INPUT.RANDOM_FLIP must be 'horizontal' or 'none', "
+                    f"got {cfg.INPUT.RANDOM_FLIP!r}."
                 )
             augs = build_train_augmentations(
                 crop_size=tuple(crop.SIZE) if crop.ENABLED else None,
@@ -204,7 +195,7 @@ class SemSegDatasetMapper:
                     f"'{file_name}' has size {(h, w)}."
                 )
             if self.num_classes is not None:
-                _check_label_values(sem_seg, self.num_classes, self.ignore_label, label_file)
+                check_label_values(sem_seg, self.num_classes, self.ignore_label, label_file)
 
         aug_input = T.AugInput(image, sem_seg=sem_seg)
         self.augmentations(aug_input)

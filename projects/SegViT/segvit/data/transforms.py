@@ -1,15 +1,17 @@
 """Augmentations of the SegViT training / test pipelines that Detectron2 lacks.
 
-The official SegViT code trains with mmseg 0.24's pipeline (``../shared/segvit_facts.md`` section 5):
-``Resize(img_scale, ratio_range=(0.5, 2.0), keep_ratio=True)`` -> ``RandomCrop(crop, cat_max_ratio=0.75)``
--> ``RandomFlip(0.5)`` -> ``PhotoMetricDistortion`` -> ``Pad(crop, img 0, label 255)``. The augmentations
-here reproduce mmseg's size arithmetic (``mmcv.rescale_size``) and the order in which mmseg draws its
-random numbers from numpy's global RNG, so a seeded Detectron2 worker is reproducible. The crop and
+The official SegViT code trains with mmseg 0.24's pipeline (segvit_facts.md section 5):
+``Resize(img_scale, ratio_range=(0.5, 2.0), keep_ratio=True)`` -> ``RandomCrop(crop,
+cat_max_ratio=0.75)`` -> ``RandomFlip(0.5)`` -> ``PhotoMetricDistortion`` -> ``Pad(crop, img 0,
+label 255)``. The augmentations here reproduce mmseg's size arithmetic (``mmcv.rescale_size``) and
+the order in which mmseg draws its random numbers from numpy's global RNG, so a seeded Detectron2
+worker is reproducible. The crop and
 flip are Detectron2's own (:class:`RandomCrop_CategoryAreaConstraint`, :class:`RandomFlip`).
 
 Known pixel-level difference: resizing uses Detectron2's :class:`ResizeTransform` (PIL bilinear for
 the image, PIL nearest for the label), while mmcv uses OpenCV; output sizes are identical.
 """
+
 from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -40,8 +42,8 @@ def rescale_size(h: int, w: int, scale: Sequence[float]) -> Tuple[int, int]:
     """Keep-ratio output size of ``mmcv.imrescale(img, scale)`` (mmcv's ``rescale_size``).
 
     The image is scaled by ``f = min(max(scale) / max(h, w), min(scale) / min(h, w))``: the largest
-    factor with long side <= max(scale) and short side <= min(scale). The order of ``scale`` does not
-    matter. Sizes round as mmcv does: ``int(x * f + 0.5)``.
+    factor with long side <= max(scale) and short side <= min(scale). The order of ``scale`` does
+    not matter. Sizes round as mmcv does: ``int(x * f + 0.5)``.
 
     Returns:
         (new_h, new_w)
@@ -67,7 +69,7 @@ class ResizeByScaleRatio(T.Augmentation):
     ):
         """
         Args:
-            img_scale (tuple[int, int]): base (long side max, short side max); order does not matter.
+            img_scale (tuple[int, int]): base (long side max, short side max), in any order.
             ratio_range (tuple[float, float] or None): range of the ratio r. ``None`` means r = 1.
         """
         super().__init__()
@@ -145,7 +147,7 @@ _HSV_CODES = {
 
 
 def _convert(img: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
-    """mmseg's ``convert``: ``uint8(clip(float32(img) * alpha + beta, 0, 255))`` (truncating cast)."""
+    """mmseg's ``convert``: ``uint8(clip(float32(img) * alpha + beta, 0, 255))`` (truncating)."""
     return np.clip(img.astype(np.float32) * alpha + beta, 0, 255).astype(np.uint8)
 
 
@@ -345,7 +347,8 @@ def build_test_augmentations(
     """The paper's test augmentations: a single keep-ratio :class:`TestResize` (no crop/flip/pad).
 
     Args:
-        img_scale (tuple[int, int]): (2048, S) for ADE20K / COCO-Stuff, (520, 520) for PASCAL-Context.
+        img_scale (tuple[int, int]): (2048, S) for ADE20K / COCO-Stuff, (520, 520) for
+            PASCAL-Context.
         min_size (int or None): 512 for COCO-Stuff, 480 for PASCAL-Context, None for ADE20K.
         ratio (float): scale multiplier for multi-scale testing.
     """

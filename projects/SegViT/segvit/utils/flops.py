@@ -36,6 +36,18 @@ def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
     return int(np.prod(lead)) * nq * nk * (d + dv)
 
 
+def native_mha_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
+    """fvcore handle for ``aten::_native_multi_head_attention``.
+
+    ``nn.MultiheadAttention`` takes this fused path in eval mode (batch-first). Inputs are query
+    (B, Nq, E), key (B, Nk, E), value (B, Nk, E), ...: the q/k/v and output projections cost
+    (2 Nq + 2 Nk) E^2 and the two attention matmuls 2 Nq Nk E multiply-adds per batch element.
+    """
+    batch, nq, embed = get_shape(inputs[0])
+    nk = get_shape(inputs[1])[1]
+    return batch * ((2 * nq + 2 * nk) * embed * embed + 2 * nq * nk * embed)
+
+
 def _output_numel(inputs: List[Any], outputs: List[Any]) -> int:
     """Upper-bound stand-in for an elementwise op: one flop per output element."""
     total = 0
@@ -48,6 +60,7 @@ def _output_numel(inputs: List[Any], outputs: List[Any]) -> int:
 
 EXTRA_FLOP_HANDLES: Dict[str, Callable] = {
     "aten::scaled_dot_product_attention": sdpa_flop_jit,
+    "aten::_native_multi_head_attention": native_mha_flop_jit,
 }
 
 

@@ -154,8 +154,8 @@ class ViT(Backbone):
         """
         from segvit.checkpoint.vit_weights import load_into_backbone, load_vit_state_dict
 
-        weights = load_vit_state_dict(path, target_grid=self.pretrain_grid)
         logger.info("Loading pretrained ViT weights from %s", path)
+        weights = load_vit_state_dict(path, target_grid=self.pretrain_grid)
         return load_into_backbone(self, weights.state_dict)
 
     @property

@@ -19,6 +19,11 @@ __all__ = ["ATMCriterion"]
 _IGNORE_MODES = ("negative", "exclude")
 
 
+def _at_least_fp32(x: Tensor) -> Tensor:
+    """Compute losses in fp32 under mixed precision (fp16/bf16 inputs); keep fp32/fp64 as is."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 class _BatchTargets(NamedTuple):
     """Targets of one batch, shared by the final and the auxiliary outputs."""
 
@@ -168,10 +173,11 @@ class ATMCriterion(nn.Module):
 
     def _losses(self, output: Dict[str, Tensor], targets: _BatchTargets) -> Dict[str, Tensor]:
         """Weighted CE, focal and dice losses of one output (final or auxiliary)."""
-        logits = output["pred_logits"].float()  # (B, K, K+1)
-        loss_ce = F.cross_entropy(logits.transpose(1, 2), targets.classes, weight=self.class_weight)
+        logits = _at_least_fp32(output["pred_logits"])  # (B, K, K+1)
+        weight = self.class_weight.to(logits.dtype)
+        loss_ce = F.cross_entropy(logits.transpose(1, 2), targets.classes, weight=weight)
 
-        pred_masks = output["pred_masks"].float()  # (B, K, h, w)
+        pred_masks = _at_least_fp32(output["pred_masks"])  # (B, K, h, w)
         if targets.batch_idx.numel() == 0:
             # No present class in the batch: zero mask losses that keep the graph connected.
             loss_focal = loss_dice = pred_masks.sum() * 0.0
@@ -180,8 +186,9 @@ class ATMCriterion(nn.Module):
             if tuple(masks.shape[-2:]) != targets.size:
                 masks = F.interpolate(masks, size=targets.size, mode="bilinear", align_corners=False)
             masks = masks.flatten(1)  # (M, H*W)
-            focal = sigmoid_focal_loss(masks, targets.masks, valid=targets.valid)
-            dice = dice_loss(masks, targets.masks, valid=targets.valid)
+            target_masks = targets.masks.to(masks.dtype)
+            focal = sigmoid_focal_loss(masks, target_masks, valid=targets.valid)
+            dice = dice_loss(masks, target_masks, valid=targets.valid)
             loss_focal = focal.sum() / targets.num_masks
             loss_dice = dice.sum() / targets.num_masks
         return {

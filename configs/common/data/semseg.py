@@ -1,0 +1,44 @@
+"""Shared semantic-segmentation data loaders; dataset files set names, crop and scales.
+
+``dataloader.train.total_batch_size`` is the batch over all processes (16 in the paper's recipe:
+2 per GPU x 8 GPUs; with ``--num-gpus N`` each process gets 16 / N).
+"""
+from detectron2.config import LazyCall as L
+from detectron2.data import (
+    build_detection_test_loader,
+    build_detection_train_loader,
+    get_detection_dataset_dicts,
+)
+from detectron2.evaluation import SemSegEvaluator
+from omegaconf import OmegaConf
+
+from segvit.data.dataset_mapper import SemSegDatasetMapper
+from segvit.data.transforms import build_test_augmentations, build_train_augmentations
+
+dataloader = OmegaConf.create()
+dataloader.train = L(build_detection_train_loader)(
+    dataset=L(get_detection_dataset_dicts)(names="???"),
+    mapper=L(SemSegDatasetMapper)(
+        is_train=True,
+        augmentations=L(build_train_augmentations)(
+            crop_size=(512, 512),
+            img_scale=(2048, 512),  # (long-side cap, short side) before the 0.5-2.0 ratio
+            ratio_range=(0.5, 2.0),
+            cat_max_ratio=0.75,  # re-draw crops where one class covers > 75% (mmseg)
+        ),
+        image_format="RGB",
+        num_classes=None,  # set to check label values (a value >= num_classes stops with its file)
+    ),
+    total_batch_size=16,
+    num_workers=4,
+)
+dataloader.test = L(build_detection_test_loader)(
+    dataset=L(get_detection_dataset_dicts)(names="???", filter_empty=False),
+    mapper=L(SemSegDatasetMapper)(
+        is_train=False,
+        augmentations=L(build_test_augmentations)(img_scale=(2048, 512)),
+        image_format="RGB",
+    ),
+    num_workers=4,
+)
+dataloader.evaluator = L(SemSegEvaluator)(dataset_name="${..test.dataset.names}")

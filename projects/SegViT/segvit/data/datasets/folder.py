@@ -1,0 +1,182 @@
+"""Semantic-segmentation datasets stored as a folder of images and a folder of label PNGs.
+
+``register_folder_dataset`` registers a user's own dataset in one line; the built-in datasets
+(``builtin.py``) use the same loader. Labels are single-channel PNGs holding class ids 0..K-1 and
+the ignore value (255); image ``a/b.jpg`` is paired with label ``labels/b.png`` by file stem.
+"""
+import logging
+import os
+from functools import partial
+from typing import Dict, List, Optional, Sequence
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from .validation import check_folder_exists
+
+__all__ = ["load_sem_seg_pairs", "make_palette", "register_folder_dataset", "register_sem_seg"]
+
+logger = logging.getLogger(__name__)
+
+
+def _ext(ext: str) -> str:
+    """'jpg' or '.jpg' -> '.jpg'."""
+    return ext if ext.startswith(".") else "." + ext
+
+
+def _stems(folder: str, ext: str) -> Dict[str, str]:
+    """Map file stem -> file name for the files of ``folder`` ending in ``ext`` (not recursive)."""
+    return {f[: -len(ext)]: f for f in os.listdir(folder) if f.endswith(ext)}
+
+
+def load_sem_seg_pairs(
+    image_root: str,
+    label_root: str,
+    image_ext: str = "jpg",
+    label_ext: str = "png",
+    *,
+    scan_images: bool = True,
+    missing_hint: str = "",
+    name: str = "",
+) -> List[dict]:
+    """
+    Pair the images of ``image_root`` with the label files of ``label_root`` by file stem.
+
+    Args:
+        image_root (str): folder of images.
+        label_root (str): folder of label maps.
+        image_ext (str): image extension ("jpg" or ".jpg").
+        label_ext (str): label extension.
+        scan_images (bool): if True, list ``image_root`` and keep only stems present in both
+            folders (logging a warning for unpaired files, like Detectron2's ``load_sem_seg``).
+            If False, the label files alone define the split and each image path is derived from
+            the label's stem; use this when ``image_root`` holds images of several splits.
+        missing_hint (str): appended to the error raised when a folder is missing, e.g. the
+            prepare command that creates it.
+        name (str): dataset name, for error messages.
+
+    Returns:
+        list[dict]: Detectron2 records with "file_name" and "sem_seg_file_name", sorted by stem.
+    """
+    image_ext, label_ext = _ext(image_ext), _ext(label_ext)
+    prefix = f"Dataset {name!r}: " if name else ""
+    check_folder_exists(label_root, prefix + "label folder", missing_hint)
+    check_folder_exists(image_root, prefix + "image folder", missing_hint)
+    labels = _stems(label_root, label_ext)
+    if scan_images:
+        images = _stems(image_root, image_ext)
+        stems = sorted(set(images) & set(labels))
+        no_label, no_image = len(images) - len(stems), len(labels) - len(stems)
+        if no_label or no_image:
+            logger.warning(
+                f"{image_root} / {label_root}: skipping {no_label} image(s) without a label and "
+                f"{no_image} label(s) without an image; `python datasets/check.py` names them."
+            )
+    else:
+        stems = sorted(labels)
+    if not stems:
+        raise ValueError(
+            f"{prefix}no image/label pairs ('*{image_ext}' in {image_root}, '*{label_ext}' in "
+            f"{label_root}). Check the folders and the extensions. {missing_hint}"
+        )
+    return [
+        {
+            "file_name": os.path.join(image_root, stem + image_ext),
+            "sem_seg_file_name": os.path.join(label_root, labels[stem]),
+        }
+        for stem in stems
+    ]
+
+
+def make_palette(num_classes: int) -> List[List[int]]:
+    """
+    Deterministic, distinct RGB colors for ``num_classes`` <= 256 classes: the PASCAL VOC color map
+    (bits of the class id spread over the high bits of R, G and B). Class 0 is black.
+    """
+    if not 0 < num_classes <= 256:
+        raise ValueError(f"make_palette supports 1..256 classes, got {num_classes}.")
+    palette = []
+    for i in range(num_classes):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette.append([r, g, b])
+    return palette
+
+
+def register_sem_seg(name: str, loader, **metadata) -> None:
+    """
+    (Re-)register ``name`` with a loader and metadata. Idempotent: an existing registration of
+    ``name`` (dataset and metadata) is replaced, so importing or calling twice does not crash.
+    """
+    if name in DatasetCatalog:
+        DatasetCatalog.remove(name)
+    if name in MetadataCatalog:
+        MetadataCatalog.remove(name)
+    DatasetCatalog.register(name, loader)
+    MetadataCatalog.get(name).set(**metadata)
+
+
+def register_folder_dataset(
+    name: str,
+    image_root: str,
+    label_root: str,
+    class_names: Sequence[str],
+    colors: Optional[Sequence[Sequence[int]]] = None,
+    ignore_label: int = 255,
+    image_ext: str = "jpg",
+    label_ext: str = "png",
+) -> None:
+    """
+    Register a folder of images and a folder of label PNGs as a semantic-segmentation dataset,
+    usable by name in configs (``DatasetCatalog.get(name)``) and evaluated with ``SemSegEvaluator``.
+
+    Args:
+        name (str): dataset name, e.g. "my_dataset_train".
+        image_root (str): folder of images.
+        label_root (str): folder of single-channel label PNGs (class ids 0..K-1, ``ignore_label``).
+        class_names (Sequence[str]): the K class names; their order defines the ids.
+        colors (Sequence[Sequence[int]] | None): K RGB colors for visualization; default
+            ``make_palette(K)``.
+        ignore_label (int): label value for unlabeled pixels.
+        image_ext (str): image file extension.
+        label_ext (str): label file extension.
+    """
+    class_names = list(class_names)
+    if not class_names:
+        raise ValueError(f"register_folder_dataset({name!r}): class_names is empty.")
+    if 0 <= ignore_label < len(class_names):
+        raise ValueError(
+            f"register_folder_dataset({name!r}): ignore_label={ignore_label} is also a class id "
+            f"(there are {len(class_names)} classes); use a value >= {len(class_names)}, e.g. 255."
+        )
+    colors = [list(c) for c in colors] if colors is not None else make_palette(len(class_names))
+    if len(colors) != len(class_names):
+        raise ValueError(
+            f"register_folder_dataset({name!r}): {len(colors)} colors for {len(class_names)} "
+            f"classes; pass one RGB color per class or colors=None."
+        )
+    loader = partial(
+        load_sem_seg_pairs,
+        image_root,
+        label_root,
+        image_ext,
+        label_ext,
+        missing_hint="(registered by register_folder_dataset)",
+        name=name,
+    )
+    register_sem_seg(
+        name,
+        loader,
+        stuff_classes=class_names,
+        stuff_colors=colors,
+        ignore_label=ignore_label,
+        evaluator_type="sem_seg",
+        image_root=image_root,
+        sem_seg_root=label_root,
+        image_ext=_ext(image_ext),
+        sem_seg_ext=_ext(label_ext),
+    )
