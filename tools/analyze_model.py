@@ -77,7 +77,6 @@ def analyze(cfg, tasks: Sequence[str], input_hw: Optional[Sequence[int]] = None)
             skipped_ops=report.skipped_ops,
             gflops_by_module=top_level_gflops(report.by_module),
         )
-        result["_report"] = report
     return result
 
 
@@ -93,11 +92,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
 
     cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
     result = analyze(cfg, args.tasks, args.input_size)
-    report = result.pop("_report", None)
     if args.format == "table":
         for key, value in result.items():
             print(f"{key:>28}: {value}")
     print(json.dumps({"config": args.config_file, **result}))
     return result
+
+
 if __name__ == "__main__":
     main(sys.argv[1:])
