@@ -81,9 +81,13 @@ def analyze(cfg, tasks: Sequence[str], input_hw: Optional[Sequence[int]] = None)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--config-file", required=True)
-    parser.add_argument("--tasks", nargs="+", default=["parameter", "flop"], choices=["parameter", "flop"])
+    parser.add_argument(
+        "--tasks", nargs="+", default=["parameter", "flop"], choices=["parameter", "flop"]
+    )
     parser.add_argument("--format", default="table", choices=["table", "json"])
     parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), default=None)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")

@@ -37,7 +37,9 @@ def expand_inputs(patterns: Sequence[str]) -> List[str]:
     for pattern in patterns:
         if os.path.isdir(pattern):
             names = sorted(os.listdir(pattern))
-            paths += [os.path.join(pattern, n) for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
+            paths += [
+                os.path.join(pattern, n) for n in names if n.lower().endswith(IMAGE_EXTENSIONS)
+            ]
         elif os.path.isfile(pattern):
             paths.append(pattern)
         else:
@@ -75,7 +77,9 @@ def class_areas(label: np.ndarray, class_names: Sequence[str]) -> Dict[str, floa
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--config-file", required=True)
     parser.add_argument("--input", nargs="+", required=True, help="images, folders or globs")
     parser.add_argument("--output", required=True)

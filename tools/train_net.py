@@ -86,7 +86,9 @@ def build_trainer(cfg, model, optimizer, train_loader):
     """SimpleTrainer, or AMPTrainer in float16 (with a grad scaler) or bfloat16 (without)."""
     if not cfg.train.amp.enabled:
         return SimpleTrainer(model, train_loader, optimizer)
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}[cfg.train.amp.get("dtype", "float16")]
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}[
+        cfg.train.amp.get("dtype", "float16")
+    ]
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     return AMPTrainer(model, train_loader, optimizer, grad_scaler=scaler, precision=dtype)
 

@@ -23,7 +23,9 @@ from segvit.utils.visualize import prediction_panel
 
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--config-file", required=True)
     parser.add_argument("--output", required=True, help="folder for the panel PNGs")
     parser.add_argument("--dataset", default=None, help="registered name (default: the test set)")
@@ -51,7 +53,9 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
             mask_probs=out.get("mask_probs"),
         )
         name = os.path.splitext(os.path.basename(record["file_name"]))[0]
-        cv2.imwrite(os.path.join(args.output, f"{name}.png"), np.ascontiguousarray(panel[..., ::-1]))
+        cv2.imwrite(
+            os.path.join(args.output, f"{name}.png"), np.ascontiguousarray(panel[..., ::-1])
+        )
     print(f"wrote {min(args.num_images, len(DatasetCatalog.get(dataset)))} panels to {args.output}")
     return args.output
 

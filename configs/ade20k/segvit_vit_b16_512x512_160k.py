@@ -5,6 +5,7 @@
 the ViT-B/16 used by SETR (``tools/convert_pretrained.py`` on a local timm/Google file) with
 ImageNet mean/std, passed as ``train.init_checkpoint``.
 """
+
 from ..common.data.ade20k import dataloader
 from ..common.models.segvit import model
 from ..common.optim import optimizer

@@ -1,4 +1,5 @@
 """Training-loop settings read by ``tools/train_net.py`` (see its ``do_train`` docstring)."""
+
 train = dict(
     output_dir="./output",
     init_checkpoint="",  # e.g. a file written by tools/convert_pretrained.py

@@ -5,6 +5,7 @@ with a cascaded ATM head over blocks 4, 3, 2. About 1,500 iterations x 8 crops o
 minutes on a 2-core CPU. Everything else is the SegViT recipe: ATM loss (CE + 20 focal + dice,
 deep supervision), AdamW with head lr x10, poly schedule with warm-up, grad clipping 35.
 """
+
 from detectron2.config import LazyCall as L
 
 from segvit.data.synthetic import SYNTHETIC_CLASSES

@@ -1,4 +1,5 @@
 """SegViT meta-architecture: training losses, inference shapes and modes, Detectron2 registries."""
+
 import dataclasses
 
 import pytest
@@ -47,7 +48,11 @@ def tiny_segvit(inference=None) -> SegViT:
 def random_inputs(sizes, with_target=True):
     batch = []
     for h, w in sizes:
-        item = {"image": torch.randint(0, 256, (3, h, w), dtype=torch.uint8), "height": h, "width": w}
+        item = {
+            "image": torch.randint(0, 256, (3, h, w), dtype=torch.uint8),
+            "height": h,
+            "width": w,
+        }
         if with_target:
             target = torch.randint(0, NUM_CLASSES, (h, w))
             target[: h // 4, : w // 4] = 255

@@ -3,6 +3,7 @@
 ``dataloader.train.total_batch_size`` is the batch over all processes (16 in the paper's recipe:
 2 per GPU x 8 GPUs; with ``--num-gpus N`` each process gets 16 / N).
 """
+
 from detectron2.config import LazyCall as L
 from detectron2.data import (
     build_detection_test_loader,

@@ -2,6 +2,7 @@
 
 Training crops are 128x128 (shapes are 25-45% of the short side); testing runs on whole images.
 """
+
 from .semseg import dataloader
 
 dataloader.train.dataset.names = "synthetic_sem_seg_train"

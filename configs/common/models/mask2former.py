@@ -6,6 +6,7 @@ cycles over the 1/32, 1/16, 1/8 maps, 100 queries, and Mask2Former's point-sampl
 (class 2, BCE 5, dice 5 on 112 x 112 points).
 Paper: 47.7 mIoU single-scale on ADE20K val, 74 GFLOPs (73.7 in SegViT's Table 6).
 """
+
 from detectron2.config import LazyCall as L
 
 from segvit.baselines import (

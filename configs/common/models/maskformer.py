@@ -6,6 +6,7 @@ maskformer2's modules with explicit arguments: FPN-style ``BasePixelDecoder`` (r
 Paper: 46.7 mIoU single-scale on ADE20K val; 55 GFLOPs in MaskFormer's own table, 57.3 in SegViT's
 Table 6 (``benchmarks/baseline_flops.py`` measures it).
 """
+
 from detectron2.config import LazyCall as L
 
 from segvit.baselines import (

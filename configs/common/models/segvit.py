@@ -2,6 +2,7 @@
 
 Defaults: ADE20K (150 classes), 512x512 crops, ImageNet mean/std (the ViT-B recipe of issue #2).
 """
+
 from detectron2.config import LazyCall as L
 
 from segvit.modeling.backbone.vit import ViT

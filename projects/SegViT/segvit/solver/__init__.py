@@ -1,4 +1,5 @@
 """Optimizer construction for the paper's recipe."""
+
 from .optimizer import build_optimizer
 from .param_groups import build_param_groups
 from .schedule import poly_with_warmup

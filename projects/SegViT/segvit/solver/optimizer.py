@@ -4,6 +4,7 @@ The paper's recipe clips the global L2 norm of all gradients at 35 (mmseg ``grad
 clipping happens inside ``step()``, so it sees unscaled gradients under AMP too
 (``GradScaler.step`` unscales before calling it).
 """
+
 from typing import Any, Dict, Iterable, Optional, Type
 
 import torch

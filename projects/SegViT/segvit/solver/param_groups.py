@@ -4,6 +4,7 @@ The official mmseg config matches parameter names against ``head`` (lr x10) befo
 (weight decay 0), so the head's LayerNorms keep weight decay while the backbone's do not; we
 reproduce that by default (``head_norm_weight_decay=None`` keeps the base decay).
 """
+
 from typing import Any, Dict, List, Optional
 
 from torch import nn

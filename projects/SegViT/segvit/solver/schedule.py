@@ -1,4 +1,5 @@
 """Learning-rate multiplier of the paper's recipe: linear warm-up, then poly decay to 0."""
+
 from detectron2.solver import WarmupParamScheduler
 from fvcore.common.param_scheduler import PolynomialDecayParamScheduler
 

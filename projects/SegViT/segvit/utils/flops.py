@@ -7,6 +7,7 @@ attention matmuls (about 20 of ViT-B's 107 GFLOPs at 512x512) would go missing. 
 and :func:`count_flops` refuses to report a total when an op that fvcore does not count could cost
 more than a given fraction of it (see :func:`_skipped_cost_upper_bound`).
 """
+
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +21,16 @@ from fvcore.nn.jit_handles import get_shape
 logger = logging.getLogger(__name__)
 
 # Op names that do matrix-like work: never acceptable as "unsupported".
-_COSTLY_OP_MARKERS = ("matmul", "mm", "attention", "conv", "linear", "einsum", "grid_sampler", "deform")
+_COSTLY_OP_MARKERS = (
+    "matmul",
+    "mm",
+    "attention",
+    "conv",
+    "linear",
+    "einsum",
+    "grid_sampler",
+    "deform",
+)
 
 
 def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> int:
@@ -88,7 +98,9 @@ def _analysis(model: torch.nn.Module, inputs: Any, extra: Dict[str, Callable]) -
     return analysis
 
 
-def count_flops(model: torch.nn.Module, inputs: Any, max_skipped_fraction: float = 0.01) -> FlopReport:
+def count_flops(
+    model: torch.nn.Module, inputs: Any, max_skipped_fraction: float = 0.01
+) -> FlopReport:
     """Count the flops of ``model(inputs)`` (Detectron2-style list-of-dicts inputs are fine).
 
     Raises:
@@ -100,7 +112,9 @@ def count_flops(model: torch.nn.Module, inputs: Any, max_skipped_fraction: float
     analysis = _analysis(model, inputs, {})
     total = analysis.total()
     skipped = Counter(analysis.unsupported_ops())
-    costly = sorted(op for op in skipped if any(m in op.split("::")[-1] for m in _COSTLY_OP_MARKERS))
+    costly = sorted(
+        op for op in skipped if any(m in op.split("::")[-1] for m in _COSTLY_OP_MARKERS)
+    )
     if costly:
         raise RuntimeError(
             f"fvcore has no flop handle for {costly}: the count would silently miss them. "

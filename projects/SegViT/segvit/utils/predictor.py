@@ -4,6 +4,7 @@ Like Detectron2's ``DefaultPredictor`` but for LazyConfig files: applies the con
 augmentations (resize), returns the label map at the image's own size, and, for SegViT models,
 the per-class ATM masks (query k <-> class k) that the demo pictures show.
 """
+
 import os
 from typing import Dict, List, Optional, Sequence
 

@@ -2,6 +2,7 @@
 
 All images are uint8 numpy arrays, RGB, (H, W, 3); label maps are (H, W) integers with 255 = ignore.
 """
+
 from typing import List, Optional, Sequence
 
 import cv2
@@ -10,7 +11,9 @@ import numpy as np
 IGNORE_COLOR = (0, 0, 0)
 
 
-def colorize(label: np.ndarray, colors: Sequence[Sequence[int]], ignore_label: int = 255) -> np.ndarray:
+def colorize(
+    label: np.ndarray, colors: Sequence[Sequence[int]], ignore_label: int = 255
+) -> np.ndarray:
     """(H, W) class indices -> (H, W, 3) RGB using ``colors[k]``; ignore is black."""
     palette = np.zeros((256, 3), dtype=np.uint8)
     palette[: len(colors)] = np.asarray(colors, dtype=np.uint8)[:256]

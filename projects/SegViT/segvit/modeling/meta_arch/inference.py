@@ -6,6 +6,7 @@ callable ``predict(images (B, 3, h, w)) -> (B, K, h, w)`` that runs the network 
 ``crop`` placed every ``stride``, the last one flush with the border, scores averaged where windows
 overlap; an image smaller than the window is a single window (the model pads it).
 """
+
 from dataclasses import dataclass
 from typing import Callable, Sequence, Tuple
 
@@ -46,7 +47,9 @@ class InferenceConfig:
                 "(model.inference.mode in the config)"
             )
         if min(self.crop_size) <= 0 or min(self.stride) <= 0:
-            raise ValueError(f"crop_size {self.crop_size} and stride {self.stride} must be positive")
+            raise ValueError(
+                f"crop_size {self.crop_size} and stride {self.stride} must be positive"
+            )
 
 
 def slide_windows(size: int, crop: int, stride: int) -> Sequence[int]:
@@ -91,7 +94,9 @@ def multi_scale_flip_inference(image: torch.Tensor, predict: Predictor, cfg: Inf
             inp = scaled.flip(-1) if flip else scaled
             out = single_scale_inference(inp, predict, cfg)
             out = out.flip(-1) if flip else out
-            out = F.interpolate(out[None], size=(height, width), mode="bilinear", align_corners=False)
+            out = F.interpolate(
+                out[None], size=(height, width), mode="bilinear", align_corners=False
+            )
             total = out[0] if total is None else total + out[0]
             passes += 1
     return total / passes

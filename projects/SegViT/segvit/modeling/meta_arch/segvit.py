@@ -4,6 +4,7 @@ The model normalises and pads the images, runs a backbone and a decode head that
 per-query class logits and mask logits, and either computes the ATM losses (training) or turns
 the outputs into per-class scores (inference; MaskFormer-style combination).
 """
+
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -129,7 +130,9 @@ class SegViT(nn.Module):
             scores = run_inference(image, self.predict_scores, self.inference)
             height = inputs.get("height", image.shape[-2])
             width = inputs.get("width", image.shape[-1])
-            results.append({"sem_seg": sem_seg_postprocess(scores, image.shape[-2:], height, width)})
+            results.append(
+                {"sem_seg": sem_seg_postprocess(scores, image.shape[-2:], height, width)}
+            )
         return results
 
     def _normalize(self, image: torch.Tensor) -> torch.Tensor:
