@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional
 
 import numpy as np
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 from tqdm import tqdm
 
 import segvit.data.datasets.builtin  # noqa: F401  (registers the built-in datasets)
-from detectron2.data import DatasetCatalog, MetadataCatalog
 from segvit.data.datasets.folder import register_folder_dataset
 from segvit.data.datasets.validation import invalid_label_values
 
@@ -54,7 +54,7 @@ def _stem(path: str) -> str:
 
 
 def _expected_images(meta: dict, records: List[dict]) -> Optional[Dict[str, str]]:
-    """{stem: image path} of every image of the split: from its split list, else its image folder."""
+    """{stem: image path} of the images of the split: from its split list, else its image folder."""
     image_root = meta.get("image_root")
     if not image_root or not os.path.isdir(image_root):
         return None

@@ -83,7 +83,7 @@ def convert(
         for raw in raw_dirs:
             if not os.path.isdir(os.path.join(raw, split)):
                 raise FileNotFoundError(
-                    f"ADE20K: expected folder {os.path.join(raw, split)} does not exist. Unzip "
+                    f"ADE20K: expected folder {os.path.abspath(os.path.join(raw, split))} does not exist. Unzip "
                     f"ADEChallengeData2016.zip so that the tree is:\n{EXPECTED_TREE}"
                 )
     _check_outside(dst, raw_dirs)
@@ -116,7 +116,11 @@ def main(argv=None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace converted files")
     args = parser.parse_args(argv)
     src = os.path.join(os.path.expanduser(args.root), "ADEChallengeData2016")
-    counts = convert(src, overwrite=args.overwrite)
+    try:
+        counts = convert(src, overwrite=args.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"Wrote {counts} labels to {os.path.join(src, 'annotations_detectron2')}")
     return 0
 

@@ -176,7 +176,7 @@ def convert(
     for path in required:
         if not os.path.exists(path):
             raise FileNotFoundError(
-                f"COCO-Stuff-10K: expected {path} does not exist. Unzip cocostuff-10k-v1.1.zip "
+                f"COCO-Stuff-10K: expected {os.path.abspath(path)} does not exist. Unzip cocostuff-10k-v1.1.zip "
                 f"so that the tree is:\n{EXPECTED_TREE}"
             )
     _check_outside(dst, raw_dirs)
@@ -191,7 +191,9 @@ def convert(
         summary[split] = len(stems)
     for mat_path, _ in jobs:
         if not os.path.isfile(mat_path):
-            raise FileNotFoundError(f"COCO-Stuff-10K: {mat_path} (listed in imageLists) is missing.")
+            raise FileNotFoundError(
+                f"COCO-Stuff-10K: {mat_path} (listed in imageLists) is missing."
+            )
     _check_outputs_free([out for _, out in jobs], overwrite)
     for split in splits:
         os.makedirs(os.path.join(dst, split), exist_ok=True)
@@ -236,7 +238,11 @@ def main(argv=None) -> int:
     root = os.path.expanduser(args.root)
     candidates = [os.path.join(root, f"cocostuff-10k-v{v}") for v in ("1.1", "1.0")]
     src = next((c for c in candidates if os.path.isdir(c)), candidates[0])
-    summary = convert(src, overwrite=args.overwrite, version=args.version)
+    try:
+        summary = convert(src, overwrite=args.overwrite, version=args.version)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"Wrote {summary} to {os.path.join(src, 'annotations_detectron2')}")
     return 0
 

@@ -20,9 +20,12 @@ Output (uint8 PNGs; the raw folders are never written to)::
 This matches mmseg: ``PascalContextDataset`` (60, background counted) and
 ``PascalContextDataset59`` (59, ``reduce_zero_label``). Known: the 59 names and their 459-ids
 (mmseg's / Detail's ``_mapping``). Assumed: ``LabelMap`` holds the 459 ids of ``labels.txt``
-(0 = unlabeled), as ODISE's ``prepare_pascal_ctx_full_sem_seg.py`` also assumes. Without the
-SegmentationContext lists, ``--split-source voc-main`` uses VOC2010's ``ImageSets/Main/{train,val}
-.txt`` restricted to the annotated images (reported as 4,998 / 5,105: NOT the standard split).
+(0 = unlabeled), as ODISE's ``prepare_pascal_ctx_full_sem_seg.py`` also assumes, and that the
+official ``labels.txt`` uses the canonical names (aliases are a safety net). The standard split
+lists are the ones mmseg's ``pascal_context.py`` writes from the Detail API's json. Without them,
+``--split-source voc-main`` uses VOC2010's ``ImageSets/Main/{train,val}.txt`` restricted to the
+images that have a .mat: close to, but not exactly, the standard split (a third-party note counts
+4,998 / 5,105 images that way; not verified here).
 
     python datasets/prepare_pascal_context.py     # root: $DETECTRON2_DATASETS or ./datasets
 """
@@ -78,7 +81,7 @@ def _check_outside(dst: str, raw_dirs: List[str]) -> None:
 
 def _missing(path: str) -> FileNotFoundError:
     return FileNotFoundError(
-        f"PASCAL-Context: expected {path} does not exist. Extract VOC2010 and PASCAL-Context's "
+        f"PASCAL-Context: expected {os.path.abspath(path)} does not exist. Extract VOC2010 and PASCAL-Context's "
         f"trainval.tar.gz and labels.txt so that the tree is:\n{EXPECTED_TREE}\n"
         f"(see datasets/README.md for the split lists)."
     )
@@ -121,7 +124,9 @@ def find_59_ids(labels: Dict[int, str], labels_path: str = "labels.txt") -> List
     if missing:
         raise ValueError(f"{labels_path} has no class named {missing} (nor any known alias).")
     if ids != PASCAL_CONTEXT_459_IDS:
-        diff = [(n, i, j) for n, i, j in zip(PASCAL_CONTEXT_59_CLASSES, ids, PASCAL_CONTEXT_459_IDS)]
+        diff = [
+            (n, i, j) for n, i, j in zip(PASCAL_CONTEXT_59_CLASSES, ids, PASCAL_CONTEXT_459_IDS)
+        ]
         diff = [d for d in diff if d[1] != d[2]]
         logger.warning(
             f"{labels_path}: ids of {len(diff)} class(es) differ from the standard PASCAL-Context "
@@ -198,8 +203,9 @@ def convert(
         for s in stems:
             mat_path = os.path.join(mat_dir, s + ".mat")
             if not os.path.isfile(mat_path):
-                raise FileNotFoundError(f"PASCAL-Context: {mat_path} (listed in {list_path}) "
-                                        f"is missing.")
+                raise FileNotFoundError(
+                    f"PASCAL-Context: {mat_path} (listed in {list_path}) is missing."
+                )
             outs = [os.path.join(dst, f"pc{n}", split, s + ".png") for n in (60, 59)]
             jobs.append((mat_path, *outs))
         counts[split] = len(stems)
@@ -239,12 +245,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     src = os.path.join(os.path.expanduser(args.root), "VOCdevkit", "VOC2010")
-    counts = convert(
-        src,
-        overwrite=args.overwrite,
-        labels_file=args.labels_file,
-        split_source=args.split_source,
-    )
+    try:
+        counts = convert(
+            src,
+            overwrite=args.overwrite,
+            labels_file=args.labels_file,
+            split_source=args.split_source,
+        )
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"Wrote {counts} images (pc59 and pc60) to {os.path.join(src, 'annotations_detectron2')}")
     return 0
 

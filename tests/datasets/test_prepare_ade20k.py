@@ -1,4 +1,5 @@
 """datasets/prepare_ade20k.py on a tiny raw ADEChallengeData2016 tree built here."""
+
 import hashlib
 import importlib.util
 import os
@@ -12,7 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _load_script(name):
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "datasets" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"_script_{name}", REPO / "datasets" / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -94,6 +97,9 @@ def test_cli_reads_root_from_env(ade_src, monkeypatch, capsys):
     monkeypatch.setenv("DETECTRON2_DATASETS", str(ade_src.parent))
     assert prep.main([]) == 0
     assert (ade_src / "annotations_detectron2" / "validation" / "ADE_validation_1.png").is_file()
-    with pytest.raises(FileExistsError):
-        prep.main([])
+    assert prep.main([]) == 1
+    assert "--overwrite" in capsys.readouterr().err
     assert prep.main(["--overwrite"]) == 0
+    monkeypatch.setenv("DETECTRON2_DATASETS", str(ade_src))
+    assert prep.main([]) == 1
+    assert str(ade_src / "ADEChallengeData2016" / "images") in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """datasets/prepare_coco_stuff_10k.py on tiny raw v1.0 and v1.1 trees built here."""
+
 import hashlib
 import importlib.util
 import os
@@ -13,7 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _load_script(name):
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "datasets" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"_script_{name}", REPO / "datasets" / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

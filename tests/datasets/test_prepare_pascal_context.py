@@ -1,4 +1,5 @@
 """datasets/prepare_pascal_context.py on a tiny raw VOC2010 + PASCAL-Context tree built here."""
+
 import hashlib
 import importlib.util
 import os
@@ -13,7 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _load_script(name):
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "datasets" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"_script_{name}", REPO / "datasets" / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -90,7 +93,9 @@ def test_aliases_in_labels_txt(tmp_path):
 
 def test_canonical_name_wins_over_alias():
     labels = {i: f"other{i}" for i in range(1, 460)}
-    labels.update({i: n for i, n in zip(prep.PASCAL_CONTEXT_459_IDS, prep.PASCAL_CONTEXT_59_CLASSES)})
+    labels.update(
+        {i: n for i, n in zip(prep.PASCAL_CONTEXT_459_IDS, prep.PASCAL_CONTEXT_59_CLASSES)}
+    )
     labels[100] = "diningtable"
     assert prep.find_59_ids(labels)[49] == 397
 
@@ -138,7 +143,9 @@ def test_missing_raw_folder_and_split_list(tmp_path):
 
 def test_value_outside_labels_txt_names_file(tmp_path):
     src = make_raw(tmp_path)
-    scipy.io.savemat(src / "trainval" / "2008_000007.mat", {"LabelMap": np.array([[460]], np.uint16)})
+    scipy.io.savemat(
+        src / "trainval" / "2008_000007.mat", {"LabelMap": np.array([[460]], np.uint16)}
+    )
     with pytest.raises(ValueError, match=r"2008_000007\.mat.*460"):
         prep.convert(str(src), progress=False)
 

@@ -1,4 +1,5 @@
 """Registration of the built-in datasets, the folder helper and label-value validation."""
+
 import importlib
 import importlib.util
 from pathlib import Path
@@ -6,11 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 
 import segvit.data.datasets.builtin as builtin
-from detectron2.data import DatasetCatalog, MetadataCatalog
 from segvit.data.datasets.folder import load_sem_seg_pairs, make_palette, register_folder_dataset
+from segvit.data.datasets.pascal_context_classes import (
+    PASCAL_CONTEXT_59_CLASSES,
+    PASCAL_CONTEXT_459_IDS,
+)
 from segvit.data.datasets.validation import check_label_values
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +38,9 @@ COMMANDS = {
 
 
 def _load_script(name):
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "datasets" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"_script_{name}", REPO / "datasets" / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -100,14 +107,31 @@ def test_prepared_datasets_load(root):
         scipy.io.savemat(coco / "annotations" / f"{stem}.mat", {"S": np.ones((2, 3), np.uint16)})
     _load_script("prepare_coco_stuff_10k").convert(str(coco), progress=False)
 
+    voc = root / "VOCdevkit" / "VOC2010"
+    for d in ("JPEGImages", "trainval", "ImageSets/SegmentationContext"):
+        (voc / d).mkdir(parents=True)
+    (voc / "labels.txt").write_text(
+        "".join(f"{i}: {n}\n" for i, n in zip(PASCAL_CONTEXT_459_IDS, PASCAL_CONTEXT_59_CLASSES))
+    )
+    for split, stem in (("train", "p1"), ("val", "p2")):
+        (voc / "ImageSets/SegmentationContext" / f"{split}.txt").write_text(stem + "\n")
+        Image.new("RGB", (3, 2)).save(voc / "JPEGImages" / f"{stem}.jpg")
+        scipy.io.savemat(
+            voc / "trainval" / f"{stem}.mat", {"LabelMap": np.full((2, 3), 2, np.uint16)}
+        )
+    _load_script("prepare_pascal_context").convert(str(voc), progress=False)
+
     builtin.register_all(str(root))
     (record,) = DatasetCatalog.get("ade20k_sem_seg_val")
     assert record["file_name"] == str(ade / "images/validation/a.jpg")
-    assert DatasetCatalog.get("ade20k_sem_seg_train") == [] or True  # empty split is allowed
     (record,) = DatasetCatalog.get("coco_stuff_10k_sem_seg_test")
     assert record["file_name"] == str(coco / "images/c2.jpg")
     assert record["sem_seg_file_name"] == str(coco / "annotations_detectron2/test/c2.png")
     assert np.asarray(Image.open(record["sem_seg_file_name"])).tolist() == [[0] * 3] * 2
+    for n, value in ((59, 0), (60, 1)):  # 459-id 2 = aeroplane
+        (record,) = DatasetCatalog.get(f"pascal_context_{n}_sem_seg_val")
+        assert record["file_name"] == str(voc / "JPEGImages/p2.jpg")
+        assert np.asarray(Image.open(record["sem_seg_file_name"])).tolist() == [[value] * 3] * 2
 
 
 def test_coexists_with_mask2former_coco_stuff_registration():
@@ -136,10 +160,14 @@ def test_register_folder_dataset_end_to_end(tmp_path):
         Image.new("RGB", (3, 2)).save(tmp_path / "img" / f"{stem}.jpg")
         Image.fromarray(np.zeros((2, 3), np.uint8)).save(tmp_path / "lbl" / f"{stem}.png")
     Image.new("RGB", (3, 2)).save(tmp_path / "img" / "no_label.jpg")
-    register_folder_dataset("_test_folder", str(tmp_path / "img"), str(tmp_path / "lbl"), ["x", "y"])
+    register_folder_dataset(
+        "_test_folder", str(tmp_path / "img"), str(tmp_path / "lbl"), ["x", "y"]
+    )
     try:
         records = DatasetCatalog.get("_test_folder")
-        assert [r["file_name"] for r in records] == [str(tmp_path / "img" / f"{s}.jpg") for s in "ab"]
+        assert [r["file_name"] for r in records] == [
+            str(tmp_path / "img" / f"{s}.jpg") for s in "ab"
+        ]
         assert records[0]["sem_seg_file_name"] == str(tmp_path / "lbl" / "a.png")
         meta = MetadataCatalog.get("_test_folder")
         assert meta.stuff_classes == ["x", "y"] and meta.stuff_colors == make_palette(2)
@@ -156,7 +184,9 @@ def test_register_folder_dataset_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="ignore_label=1"):
         register_folder_dataset("_bad", str(tmp_path), str(tmp_path), ["a", "b"], ignore_label=1)
     with pytest.raises(ValueError, match="1 colors for 2 classes"):
-        register_folder_dataset("_bad", str(tmp_path), str(tmp_path), ["a", "b"], colors=[[0, 0, 0]])
+        register_folder_dataset(
+            "_bad", str(tmp_path), str(tmp_path), ["a", "b"], colors=[[0, 0, 0]]
+        )
     with pytest.raises(FileNotFoundError, match="nope"):
         load_sem_seg_pairs(str(tmp_path), str(tmp_path / "nope"))
 

@@ -2,4 +2,4 @@
 
 from .optimizer import build_optimizer
 from .param_groups import build_param_groups
-from .schedule import poly_with_warmup
+from .schedule import PolyWithWarmup, poly_with_warmup

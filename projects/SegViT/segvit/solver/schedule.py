@@ -1,13 +1,43 @@
-"""Learning-rate multiplier of the paper's recipe: linear warm-up, then poly decay to 0."""
+"""Learning-rate multiplier of the paper's recipe: mmseg's poly schedule with linear warm-up."""
 
-from detectron2.solver import WarmupParamScheduler
-from fvcore.common.param_scheduler import PolynomialDecayParamScheduler
+from fvcore.common.param_scheduler import ParamScheduler
+
+
+class PolyWithWarmup(ParamScheduler):
+    """mmseg 0.24 ``PolyLrUpdaterHook`` with ``warmup="linear"``, as a multiplier of the base lr.
+
+    At training progress ``where`` in [0, 1) (iteration / max_iter)::
+
+        poly(where)   = (1 - where) ** power                    (min lr 0)
+        value(where)  = poly(where) * (1 - (1 - where / w) * (1 - warmup_factor))   if where < w
+                      = poly(where)                                                  otherwise
+
+    where ``w`` is the warm-up fraction. Unlike Detectron2's ``WarmupParamScheduler`` it stays
+    well defined when the warm-up is as long as training (short test runs).
+    """
+
+    WHERE_EPSILON = 1e-6
+
+    def __init__(
+        self, power: float = 1.0, warmup_fraction: float = 0.0, warmup_factor: float = 1e-6
+    ):
+        if not 0.0 <= warmup_fraction <= 1.0:
+            raise ValueError(f"warmup_fraction must be in [0, 1], got {warmup_fraction}")
+        self.power = power
+        self.warmup_fraction = warmup_fraction
+        self.warmup_factor = warmup_factor
+
+    def __call__(self, where: float) -> float:
+        value = max(0.0, 1.0 - where) ** self.power
+        if where < self.warmup_fraction:
+            value *= 1.0 - (1.0 - where / self.warmup_fraction) * (1.0 - self.warmup_factor)
+        return value
 
 
 def poly_with_warmup(
     max_iter: int, warmup_iters: int = 1500, power: float = 1.0, warmup_factor: float = 1e-6
-) -> WarmupParamScheduler:
-    """A multiplier of the base lr over training progress (Detectron2 ``ParamScheduler``).
+) -> PolyWithWarmup:
+    """A multiplier of the base lr over training progress (Detectron2 ``LRScheduler`` hook input).
 
     Args:
         max_iter: total training iterations (the schedule reaches 0 there).
@@ -18,9 +48,4 @@ def poly_with_warmup(
     """
     if max_iter <= 0:
         raise ValueError(f"max_iter must be positive, got {max_iter} (train.max_iter)")
-    return WarmupParamScheduler(
-        PolynomialDecayParamScheduler(base_value=1.0, power=power),
-        warmup_factor=warmup_factor,
-        warmup_length=min(warmup_iters, max_iter) / max_iter,
-        warmup_method="linear",
-    )
+    return PolyWithWarmup(power, min(warmup_iters, max_iter) / max_iter, warmup_factor)

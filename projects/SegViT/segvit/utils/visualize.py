@@ -1,4 +1,4 @@
-"""Pictures of predictions: colour label maps, overlays, and "input | GT | prediction | masks" panels.
+"""Pictures of predictions: colour label maps, overlays and input|GT|prediction|masks panels.
 
 All images are uint8 numpy arrays, RGB, (H, W, 3); label maps are (H, W) integers with 255 = ignore.
 """

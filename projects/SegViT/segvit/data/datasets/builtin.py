@@ -1,21 +1,18 @@
 """Registration of the paper's datasets, rooted at ``$DETECTRON2_DATASETS`` (default "datasets").
 
-Registered at import time (see ``datasets/README.md`` for the expected trees):
+Registered at import time (expected trees and prepare commands: ``datasets/README.md``):
 
-=================================== ======= ============================================
-name                                classes folders under $DETECTRON2_DATASETS
-=================================== ======= ============================================
-ade20k_sem_seg_{train,val}          150     ADEChallengeData2016/ (Detectron2's own)
-coco_stuff_10k_sem_seg_{train,test} 171     cocostuff-10k-v1.1/ (or cocostuff-10k-v1.0/)
-pascal_context_59_sem_seg_{train,val} 59    VOCdevkit/VOC2010/
-pascal_context_60_sem_seg_{train,val} 60    VOCdevkit/VOC2010/ (class 0 = background)
-=================================== ======= ============================================
+- ``ade20k_sem_seg_{train,val}``: 150 classes, ``ADEChallengeData2016/`` (Detectron2's own names)
+- ``coco_stuff_10k_sem_seg_{train,test}``: 171 classes, ``cocostuff-10k-v1.1/`` (or ``-v1.0/``)
+- ``pascal_context_59_sem_seg_{train,val}``: 59 classes (background ignored), ``VOCdevkit/VOC2010/``
+- ``pascal_context_60_sem_seg_{train,val}``: 60 classes (0 = background), ``VOCdevkit/VOC2010/``
 
 ADE20K keeps Detectron2's registration and metadata; only its loader is wrapped so that a missing
 folder names the path and the prepare command. Every loader raises ``FileNotFoundError`` with the
 expected path and ``python datasets/prepare_*.py`` when the prepared labels are missing. Names do
 not clash with Mask2Former's ``coco_2017_{train,test}_stuff_10k_sem_seg``.
 """
+
 import os
 from functools import partial
 from typing import List, Optional

@@ -4,6 +4,7 @@
 (``builtin.py``) use the same loader. Labels are single-channel PNGs holding class ids 0..K-1 and
 the ignore value (255); image ``a/b.jpg`` is paired with label ``labels/b.png`` by file stem.
 """
+
 import logging
 import os
 from functools import partial

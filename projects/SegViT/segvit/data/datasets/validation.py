@@ -2,6 +2,7 @@
 
 Errors name the offending file or folder and say how to fix it (STYLE.md point 6).
 """
+
 import os
 
 import numpy as np
