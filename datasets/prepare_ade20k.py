@@ -81,9 +81,10 @@ def convert(
     raw_dirs = [os.path.join(src, "images"), os.path.join(src, "annotations")]
     for split in splits:
         for raw in raw_dirs:
-            if not os.path.isdir(os.path.join(raw, split)):
+            path = os.path.abspath(os.path.join(raw, split))
+            if not os.path.isdir(path):
                 raise FileNotFoundError(
-                    f"ADE20K: expected folder {os.path.abspath(os.path.join(raw, split))} does not exist. Unzip "
+                    f"ADE20K: expected folder {path} does not exist. Unzip "
                     f"ADEChallengeData2016.zip so that the tree is:\n{EXPECTED_TREE}"
                 )
     _check_outside(dst, raw_dirs)

@@ -176,8 +176,8 @@ def convert(
     for path in required:
         if not os.path.exists(path):
             raise FileNotFoundError(
-                f"COCO-Stuff-10K: expected {os.path.abspath(path)} does not exist. Unzip cocostuff-10k-v1.1.zip "
-                f"so that the tree is:\n{EXPECTED_TREE}"
+                f"COCO-Stuff-10K: expected {os.path.abspath(path)} does not exist. Unzip "
+                f"cocostuff-10k-v1.1.zip so that the tree is:\n{EXPECTED_TREE}"
             )
     _check_outside(dst, raw_dirs)
 

@@ -81,8 +81,8 @@ def _check_outside(dst: str, raw_dirs: List[str]) -> None:
 
 def _missing(path: str) -> FileNotFoundError:
     return FileNotFoundError(
-        f"PASCAL-Context: expected {os.path.abspath(path)} does not exist. Extract VOC2010 and PASCAL-Context's "
-        f"trainval.tar.gz and labels.txt so that the tree is:\n{EXPECTED_TREE}\n"
+        f"PASCAL-Context: expected {os.path.abspath(path)} does not exist. Extract VOC2010 and "
+        f"PASCAL-Context's trainval.tar.gz and labels.txt so that the tree is:\n{EXPECTED_TREE}\n"
         f"(see datasets/README.md for the split lists)."
     )
 

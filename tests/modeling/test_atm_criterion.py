@@ -1,4 +1,5 @@
 """ATM criterion and mask losses: hand-computed values, ignore modes, errors, overfitting one batch."""
+
 import math
 
 import pytest
@@ -192,7 +193,7 @@ def test_overfits_one_batch():
     target[1, :4] = IGNORE
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
     history = []
-    for _ in range(150):
+    for _ in range(200):
         loss = sum(criterion(head(features), target).values())
         optimizer.zero_grad()
         loss.backward()

@@ -1,4 +1,5 @@
 """ATM layers and heads: output contract, mask = head-mean of q k^T / sqrt(d_h), parameter counts."""
+
 import math
 
 import pytest
@@ -138,7 +139,9 @@ def test_single_stage_head_supervises_every_layer_without_summing():
         in_channels=D, num_classes=K, embed_dim=D, num_heads=HEADS, use_proj=False
     ).eval()
     masks = []
-    hooks = [layer.register_forward_hook(lambda m, a, o: masks.append(o[1])) for layer in head.layers]
+    hooks = [
+        layer.register_forward_hook(lambda m, a, o: masks.append(o[1])) for layer in head.layers
+    ]
     with torch.no_grad():
         out = head(torch.randn(2, D, 5, 7))
     for hook in hooks:

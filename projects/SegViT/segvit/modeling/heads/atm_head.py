@@ -8,6 +8,7 @@ supervised and whose masks are not summed (the decoder after query-based up-samp
 Both heads return one dict contract (see ``ATMHead.forward``) in training and evaluation; masks stay
 at feature resolution: the meta-architecture and the criterion upsample them.
 """
+
 from typing import Dict, List, Tuple
 
 import torch.nn.functional as F
@@ -37,7 +38,9 @@ def init_atm_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _input_projection(in_channels: int, embed_dim: int, use_proj: bool) -> Tuple[nn.Module, nn.Module]:
+def _input_projection(
+    in_channels: int, embed_dim: int, use_proj: bool
+) -> Tuple[nn.Module, nn.Module]:
     """Linear(C -> d) and LayerNorm(d) when ``use_proj``; two Identities otherwise (needs C == d)."""
     if use_proj:
         return nn.Linear(in_channels, embed_dim), nn.LayerNorm(embed_dim)

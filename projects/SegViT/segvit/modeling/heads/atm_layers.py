@@ -8,6 +8,7 @@ All tensors are batch-first. The official code is sequence-first; the layout is 
 Module names follow PyTorch's ``nn.TransformerDecoderLayer`` (``self_attn``, ``linear1``, ``norm1``,
 ...) except the cross-attention, which the official code calls ``multihead_attn``.
 """
+
 from typing import Tuple
 
 import torch.nn.functional as F

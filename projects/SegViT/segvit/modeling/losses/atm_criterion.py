@@ -5,6 +5,7 @@ Query k predicts class k. Its class target is k when class k occurs in the image
 binary mask ``label == k`` at label resolution. Every auxiliary output (deep supervision) gets the same
 three losses.
 """
+
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
@@ -77,10 +78,7 @@ class ATMCriterion(nn.Module):
         self.dice_weight = dice_weight
         self.ignore_value = ignore_value
         self.ignore_mode = ignore_mode
-        class_weight = torch.ones(num_classes + 1)
-        class_weight[-1] = no_object_weight
-        # Not persistent: checkpoints hold model weights only.
-        self.register_buffer("class_weight", class_weight, persistent=False)
+        self.no_object_weight = no_object_weight
 
     def forward(self, outputs: Dict, targets: Tensor) -> Dict[str, Tensor]:
         """
@@ -174,7 +172,8 @@ class ATMCriterion(nn.Module):
     def _losses(self, output: Dict[str, Tensor], targets: _BatchTargets) -> Dict[str, Tensor]:
         """Weighted CE, focal and dice losses of one output (final or auxiliary)."""
         logits = _at_least_fp32(output["pred_logits"])  # (B, K, K+1)
-        weight = self.class_weight.to(logits.dtype)
+        weight = logits.new_ones(self.num_classes + 1)  # real classes 1, no-object last
+        weight[-1] = self.no_object_weight
         loss_ce = F.cross_entropy(logits.transpose(1, 2), targets.classes, weight=weight)
 
         pred_masks = _at_least_fp32(output["pred_masks"])  # (B, K, h, w)
@@ -184,7 +183,9 @@ class ATMCriterion(nn.Module):
         else:
             masks = pred_masks[targets.batch_idx, targets.class_idx][:, None]  # (M, 1, h, w)
             if tuple(masks.shape[-2:]) != targets.size:
-                masks = F.interpolate(masks, size=targets.size, mode="bilinear", align_corners=False)
+                masks = F.interpolate(
+                    masks, size=targets.size, mode="bilinear", align_corners=False
+                )
             masks = masks.flatten(1)  # (M, H*W)
             target_masks = targets.masks.to(masks.dtype)
             focal = sigmoid_focal_loss(masks, target_masks, valid=targets.valid)

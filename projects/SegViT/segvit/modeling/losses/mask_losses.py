@@ -4,6 +4,7 @@ Both take N flattened masks of P pixels and return one loss per mask, shape (N,)
 and normalises by the number of masks (as DETR / MaskFormer do). An optional ``valid`` mask drops
 pixels (e.g. ignore labels) from both losses.
 """
+
 from typing import Optional
 
 import torch.nn.functional as F
