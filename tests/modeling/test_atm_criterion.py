@@ -1,4 +1,4 @@
-"""ATM criterion and mask losses: hand-computed values, ignore modes, errors, overfitting one batch."""
+"""ATM criterion and mask losses: hand-computed values, ignore modes, errors, overfitting."""
 
 import math
 
@@ -18,6 +18,15 @@ LOGITS = [[2.0, -1.0, 0.5, 0.0], [0.3, 0.1, -0.4, 1.5], [-0.2, 0.4, 1.0, -1.0]]
 MASKS = [[[2.0, -1.0], [0.5, 1.5]], [[0.1, 0.2], [0.3, 0.4]], [[-1.5, 2.5], [-0.5, -2.0]]]
 AUX_LOGITS = [[0.5, 0.5, -1.0, 0.2], [1.0, -2.0, 0.0, 0.0], [0.0, 0.3, 0.6, 0.9]]
 AUX_MASKS = [0.7, -0.3, -1.2]  # 1x1 maps: upsampled to 2x2 they are constant
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (two threads on two busy cores spin-wait)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 # ---- references written with explicit formulas (plain Python floats) ----

@@ -1,4 +1,4 @@
-"""ATM layers and heads: output contract, mask = head-mean of q k^T / sqrt(d_h), parameter counts."""
+"""ATM layers and heads: output contract, mask = head-mean of q k^T / sqrt(d_h), param counts."""
 
 import math
 
@@ -16,6 +16,15 @@ from segvit.modeling.losses.atm_criterion import ATMCriterion
 
 C, D, HEADS, K = 64, 32, 4, 5
 FEATURES = ["block11", "block7", "block5"]  # stage order, deepest first
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (two threads on two busy cores spin-wait)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _tiny_head(**kwargs) -> ATMHead:
@@ -56,7 +65,7 @@ def test_output_contract(grids, training):
 
 
 def _reference_mask(layer, query, memory, hw):
-    """mean over heads of (q k^T) / sqrt(d_h), recomputed from the layer's q/k weights, (B, K, h, w)."""
+    """Mean over heads of (q k^T) / sqrt(d_h) from the layer's q/k weights, as (B, K, h, w)."""
     attn = layer.cross_attn
     heads, dh = attn.num_heads, D // attn.num_heads
     q = query @ attn.q.weight.T + attn.q.bias  # (B, K, d)

@@ -10,8 +10,8 @@ Paper: 47.7 mIoU single-scale on ADE20K val, 74 GFLOPs (73.7 in SegViT's Table 6
 from detectron2.config import LazyCall as L
 
 from segvit.baselines import (
-    MSDeformAttnPixelDecoder,
     MaskFormerHead,
+    MSDeformAttnPixelDecoder,
     MultiScaleMaskedTransformerDecoder,
     SemSegMaskFormer,
     SwinBackbone,

@@ -4,6 +4,7 @@ As in ``maskformer_vit.py``: the ViT's last block goes through ViTDet's ``Simple
 to 256-d maps p2..p5 (strides 4-32) that replace Swin's res2..res5; the deformable encoder reads
 p3-p5. Everything else is the Swin-T Mask2Former recipe of ``mask2former.py``.
 """
+
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 from detectron2.modeling.backbone import SimpleFeaturePyramid

@@ -7,6 +7,7 @@ Swin-T MaskFormer recipe of ``maskformer.py``. MaskFormer's paper has no plain-V
 our choice, the standard way (ViTDet, and ViT-Adapter's comparison) to feed a plain ViT to a
 multi-scale decoder.
 """
+
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
 from detectron2.modeling.backbone import SimpleFeaturePyramid

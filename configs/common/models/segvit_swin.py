@@ -6,6 +6,7 @@ coarsest first, without input projections (``use_proj=False``: the neck already 
 summing the mask logits at 1/8. Everything else (criterion, normalisation, slide inference) is the
 ViT-B SegViT config this file imports.
 """
+
 from detectron2.config import LazyCall as L
 
 from segvit.baselines import MSDeformAttnPixelDecoder, SwinBackbone, swin_output_shape

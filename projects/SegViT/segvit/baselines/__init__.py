@@ -7,6 +7,7 @@ outputs, and maskformer2's head modules (re-exported so that configs need not im
 ``mask2former`` before the fallback is in place). ``docs/baselines.md`` lists what differs from
 maskformer2 and why.
 """
+
 from .compat import import_mask2former, install_fast_eval_api_fallback
 
 install_fast_eval_api_fallback()

@@ -9,6 +9,7 @@ use from it (models, losses, matcher) needs ``_C``.
 used by COCO-style *instance* evaluation. Detectron2's own ``coco_evaluation.py`` makes the same
 substitution when the import fails. Semantic segmentation (``SemSegEvaluator``) never uses it.
 """
+
 import importlib
 import logging
 import sys
@@ -37,9 +38,8 @@ def install_fast_eval_api_fallback() -> bool:
         return False
     except ImportError as e:  # only the missing compiled extension is expected here
         reason = str(e)
-    from pycocotools.cocoeval import COCOeval
-
     import detectron2.evaluation as d2_evaluation
+    from pycocotools.cocoeval import COCOeval
 
     stand_in = types.ModuleType(_FAST_EVAL_API)
     stand_in.__doc__ = (
@@ -50,7 +50,9 @@ def install_fast_eval_api_fallback() -> bool:
     stand_in._segvit_fallback = True
     sys.modules[_FAST_EVAL_API] = stand_in
     d2_evaluation.fast_eval_api = stand_in  # `import a.b.c` also reads the parent's attribute
-    logger.info("%s is not importable (%s); using pycocotools' COCOeval instead.", _FAST_EVAL_API, reason)
+    logger.info(
+        "%s is not importable (%s); using pycocotools' COCOeval instead.", _FAST_EVAL_API, reason
+    )
     return True
 
 

@@ -13,16 +13,16 @@ are subclasses that restore that, so the MaskFormer baseline trains with its own
 ones (``loss_ce_0``, ...). ``num_layers`` of maskformer2's ``SetCriterion`` is the number of
 *auxiliary* predictions, which the builders derive from the decoder depth.
 """
+
 from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
-from torch import Tensor
-
 from mask2former.modeling.criterion import SetCriterion
 from mask2former.modeling.matcher import HungarianMatcher, batch_dice_loss
 from mask2former.utils.misc import nested_tensor_from_tensor_list
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
 
 from segvit.modeling.losses.mask_losses import dice_loss, sigmoid_focal_loss
 

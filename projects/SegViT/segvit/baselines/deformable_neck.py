@@ -6,6 +6,7 @@ sine position encoding) and runs the ATM head on the three refined maps, coarses
 encoder is exactly maskformer2's ``MSDeformAttnPixelDecoder`` given only those three maps and
 ``common_stride`` equal to their finest stride (so it adds no FPN level).
 """
+
 from typing import Dict
 
 import torch
@@ -18,7 +19,7 @@ __all__ = ["MSDeformAttnNeck"]
 
 
 class MSDeformAttnNeck(Backbone):
-    """``net`` -> ``MSDeformAttnPixelDecoder`` encoder; returns the refined maps under ``net``'s names.
+    """``net``, then the deformable encoder of ``MSDeformAttnPixelDecoder``, as one backbone.
 
     The pixel decoder's ``mask_features`` 1x1 conv (Mask2Former's per-pixel embedding) has no use
     here, so it is replaced by an identity: every remaining parameter gets a gradient.
@@ -36,8 +37,8 @@ class MSDeformAttnNeck(Backbone):
         shapes = net.output_shape()
         if sorted(pixel_decoder.in_features) != sorted(shapes):
             raise ValueError(
-                f"pixel_decoder reads {pixel_decoder.in_features} but net returns {sorted(shapes)}; "
-                "give the pixel decoder net's output shapes."
+                f"pixel_decoder reads {pixel_decoder.in_features} but net returns "
+                f"{sorted(shapes)}; give the pixel decoder net's output shapes."
             )
         if pixel_decoder.transformer_in_features != pixel_decoder.in_features:
             raise ValueError(
@@ -65,7 +66,9 @@ class MSDeformAttnNeck(Backbone):
 
     def output_shape(self) -> Dict[str, ShapeSpec]:
         return {
-            k: ShapeSpec(channels=self._out_feature_channels[k], stride=self._out_feature_strides[k])
+            k: ShapeSpec(
+                channels=self._out_feature_channels[k], stride=self._out_feature_strides[k]
+            )
             for k in self._out_features
         }
 

@@ -19,6 +19,7 @@ current PyTorch computes ``q @ k^T + mask`` as one ``aten::baddbmm`` (older vers
 ``aten::bmm`` and an add, which fvcore counts). fvcore has no ``baddbmm`` handle, so without
 ``baddbmm_flop_jit`` the 9 cross-attention score products would go uncounted.
 """
+
 from typing import Any, Callable, Dict, List
 
 import numpy as np

@@ -7,6 +7,7 @@ One dataset mapper serves SegViT, MaskFormer and Mask2Former: it gives ``{"image
 class present, ignore pixels in no mask), and fails loudly on a loss it has no weight for, where
 maskformer2 silently drops it. Evaluation is maskformer2's own semantic inference.
 """
+
 import logging
 from typing import Dict, List, Optional, Sequence
 

@@ -6,6 +6,7 @@ keeping maskformer2's names lets one head config serve ResNet and Swin, and keep
 parameter names (``patch_embed.*``, ``layers.N.*``, ``normN.*``, the same as maskformer2's
 ``D2SwinTransformer``) lets official MaskFormer / Mask2Former Swin checkpoints load by name.
 """
+
 from typing import Dict, Sequence
 
 import torch

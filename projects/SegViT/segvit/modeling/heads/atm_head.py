@@ -1,9 +1,10 @@
 """ATM decode heads (SegViT paper, Sec. 3.2 and Fig. 2).
 
-``ATMHead`` is the cascaded head for plain ViTs: one sequence of class queries runs through 3 stages of
-3 ATM decoder layers, each stage attending to a different backbone layer (deepest first). The mask
-logits of the stages are summed cumulatively. ``ATMSingleStageHead`` is one stage whose every layer is
-supervised and whose masks are not summed (the decoder after query-based up-sampling, Fig. 3c).
+``ATMHead`` is the cascaded head for plain ViTs: one sequence of class queries runs through 3
+stages of 3 ATM decoder layers, each stage attending to a different backbone layer (deepest first).
+The mask logits of the stages are summed cumulatively. ``ATMSingleStageHead`` is one stage whose
+every layer is supervised and whose masks are not summed (the decoder after query-based up-sampling,
+Fig. 3c).
 
 Both heads return one dict contract (see ``ATMHead.forward``) in training and evaluation; masks stay
 at feature resolution: the meta-architecture and the criterion upsample them.
@@ -23,10 +24,10 @@ __all__ = ["ATMHead", "ATMSingleStageHead", "init_atm_weights"]
 
 
 def init_atm_weights(module: nn.Module) -> None:
-    """Official ATM head init: every ``nn.Linear`` (including ``nn.MultiheadAttention.out_proj``) gets
-    trunc-normal(std 0.02) weights and zero bias; every LayerNorm gets (1, 0). Everything else keeps
-    PyTorch's init: ``nn.Embedding`` class queries N(0, 1) and the xavier-uniform ``in_proj_weight``
-    of ``nn.MultiheadAttention`` (a Parameter, not a Linear).
+    """Official ATM head init: every ``nn.Linear`` (``nn.MultiheadAttention.out_proj`` included)
+    gets trunc-normal(std 0.02) weights and zero bias; every LayerNorm gets (1, 0). Everything else
+    keeps PyTorch's init: ``nn.Embedding`` class queries N(0, 1) and the xavier-uniform
+    ``in_proj_weight`` of ``nn.MultiheadAttention`` (a Parameter, not a Linear).
     """
     for m in module.modules():
         if isinstance(m, nn.Linear):
@@ -41,7 +42,7 @@ def init_atm_weights(module: nn.Module) -> None:
 def _input_projection(
     in_channels: int, embed_dim: int, use_proj: bool
 ) -> Tuple[nn.Module, nn.Module]:
-    """Linear(C -> d) and LayerNorm(d) when ``use_proj``; two Identities otherwise (needs C == d)."""
+    """Linear(C -> d) and LayerNorm(d) if ``use_proj``, else two Identities (needs C == d)."""
     if use_proj:
         return nn.Linear(in_channels, embed_dim), nn.LayerNorm(embed_dim)
     if in_channels != embed_dim:
@@ -71,9 +72,10 @@ def _resize(mask: Tensor, size: Tuple[int, int]) -> Tensor:
 class ATMHead(nn.Module):
     """Cascaded Attention-to-Mask head for plain ViTs (paper Sec. 3.2, "The SegViT structure").
 
-    Stage i projects backbone feature ``in_features[i]`` to d channels and runs ``layers_per_stage``
-    ATM decoder layers on the class queries carried over from stage i-1. The last layer of each stage
-    gives class logits (shared classifier) and a mask map; stage masks are summed cumulatively.
+    Stage i projects backbone feature ``in_features[i]`` to d channels and runs
+    ``layers_per_stage`` ATM decoder layers on the class queries carried over from stage i-1. The
+    last layer of each stage gives class logits (shared classifier) and a mask map; stage masks are
+    summed cumulatively.
     """
 
     @configurable
@@ -92,8 +94,8 @@ class ATMHead(nn.Module):
     ):
         """
         Args:
-            in_features (list[str]): backbone feature names in stage order. The official head uses the
-                deepest tapped layer first, e.g. ``["block11", "block7", "block5"]`` for ViT-B.
+            in_features (list[str]): backbone feature names in stage order. The official head uses
+                the deepest tapped layer first, e.g. ``["block11", "block7", "block5"]`` for ViT-B.
             in_channels (int): channels C of every input feature (768 for ViT-B, 1024 for ViT-L).
             num_classes (int): number of classes K = number of class queries.
             embed_dim (int): decoder width d (C / 2 officially: 384 ViT-B, 512 ViT-L).
@@ -158,10 +160,10 @@ class ATMHead(nn.Module):
         Returns:
             dict with
                 "pred_logits": (B, K, K+1) class logits of the last stage (last column: no-object);
-                "pred_masks": (B, K, h, w) mask logits S_1 + ... + S_n, at the last stage's grid (h, w)
-                    (1/16 of the image for a plain ViT);
-                "aux_outputs": list of n-1 dicts {"pred_logits", "pred_masks"} for stages 1..n-1 with the
-                    cumulative masks S_1 + ... + S_i resized to (h, w), in stage order.
+                "pred_masks": (B, K, h, w) mask logits S_1 + ... + S_n at the last stage's grid
+                    (h, w) (1/16 of the image for a plain ViT);
+                "aux_outputs": list of n-1 dicts {"pred_logits", "pred_masks"} for stages 1..n-1,
+                    with the cumulative masks S_1 + ... + S_i resized to (h, w), in stage order.
         """
         batch = features[self.in_features[0]].shape[0]
         query = self.query_embed.weight.unsqueeze(0).repeat(batch, 1, 1)  # (B, K, d)
@@ -189,8 +191,8 @@ class ATMHead(nn.Module):
 class ATMSingleStageHead(nn.Module):
     """One stage of ATM decoder layers where every layer is supervised and masks are not summed.
 
-    This is the official ``ATMSingleHead`` used after query-based up-sampling in the Shrunk structure
-    (paper Sec. 3.2, Fig. 3c); there it takes the QU output with ``use_proj=False``.
+    This is the official ``ATMSingleHead`` used after query-based up-sampling in the Shrunk
+    structure (paper Sec. 3.2, Fig. 3c); there it takes the QU output with ``use_proj=False``.
     """
 
     def __init__(
@@ -214,7 +216,7 @@ class ATMSingleStageHead(nn.Module):
             num_layers (int): ATM decoder layers; each one yields an output.
             ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
             dropout (float): dropout of the decoder layers.
-            use_proj (bool): Linear(C -> d) + LayerNorm(d) on the input; Identity when False (C == d).
+            use_proj (bool): Linear(C -> d) + LayerNorm(d) on the input; Identity if False (C == d).
         """
         super().__init__()
         if num_layers < 1:

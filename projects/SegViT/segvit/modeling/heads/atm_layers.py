@@ -1,12 +1,13 @@
 """Attention-to-Mask (ATM) layers (SegViT paper, Sec. 3.2, Eq. 1-3).
 
-The ATM cross-attention computes the scaled similarity ``S = Q K^T / sqrt(d_k)`` between class queries
-and spatial tokens once, and uses it twice: softmax(S) V updates the queries as in any transformer
-decoder, and the head-averaged S is returned as per-class mask logits (sigmoid(S) is the mask).
+The ATM cross-attention computes the scaled similarity ``S = Q K^T / sqrt(d_k)`` between class
+queries and spatial tokens once, and uses it twice: softmax(S) V updates the queries as in any
+transformer decoder, and the head-averaged S is returned as per-class mask logits (sigmoid(S) is the
+mask).
 
-All tensors are batch-first. The official code is sequence-first; the layout is an equivalent choice.
-Module names follow PyTorch's ``nn.TransformerDecoderLayer`` (``self_attn``, ``linear1``, ``norm1``,
-...) except the cross-attention, which the official code calls ``multihead_attn``.
+All tensors are batch-first. The official code is sequence-first; the layout is an equivalent
+choice. Module names follow PyTorch's ``nn.TransformerDecoderLayer`` (``self_attn``, ``linear1``,
+``norm1``, ...) except ``cross_attn``, which the official code calls ``multihead_attn``.
 """
 
 from typing import Tuple
@@ -20,8 +21,8 @@ __all__ = ["ATMCrossAttention", "ATMDecoderLayer"]
 class ATMCrossAttention(nn.Module):
     """Multi-head cross-attention that also returns its pre-softmax similarity as mask logits.
 
-    Paper Sec. 3.2, Eq. 2-3: ``Mask = Sigmoid(S(Q, K))``; the map is averaged over heads (one mask per
-    query, heads split channels, not tokens).
+    Paper Sec. 3.2, Eq. 2-3: ``Mask = Sigmoid(S(Q, K))``; the map is averaged over heads (one mask
+    per query; heads split channels, not tokens).
     """
 
     def __init__(
@@ -122,8 +123,8 @@ class ATMDecoderLayer(nn.Module):
 
         Returns:
             query (Tensor): (B, Nq, d) updated queries (after FFN + LayerNorm3).
-            mask_logits (Tensor): (B, Nq, HW) similarity of the queries after LayerNorm1 (i.e. before
-                this layer's cross-attention update) with the keys of ``memory``.
+            mask_logits (Tensor): (B, Nq, HW) similarity of the queries after LayerNorm1 (i.e.
+                before this layer's cross-attention update) with the keys of ``memory``.
         """
         q2 = self.self_attn(query, query, query, need_weights=False)[0]
         query = self.norm1(query + self.dropout1(q2))

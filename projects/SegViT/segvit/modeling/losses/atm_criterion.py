@@ -1,9 +1,9 @@
-"""Loss of the ATM head: fixed query-to-class assignment, no Hungarian matching (SegViT Sec. 3.2, Eq. 4).
+"""Loss of the ATM head: fixed query-to-class assignment, no Hungarian matching (SegViT Sec. 3.2).
 
 Query k predicts class k. Its class target is k when class k occurs in the image, else "no-object"
-(index K). Mask losses (focal + dice) are computed only for the classes that occur, against the
-binary mask ``label == k`` at label resolution. Every auxiliary output (deep supervision) gets the same
-three losses.
+(index K). Mask losses (focal + dice, Eq. 4) are computed only for the classes that occur, against
+the binary mask ``label == k`` at label resolution. Every auxiliary output (deep supervision) gets
+the same three losses.
 """
 
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -38,13 +38,13 @@ class _BatchTargets(NamedTuple):
 
 
 class ATMCriterion(nn.Module):
-    """Classification + mask loss with query k <-> class k (official ``ATMLoss`` / ``SetCriterion``).
+    """Classification + mask loss with query k <-> class k (official ``ATMLoss``/``SetCriterion``).
 
     Ignore modes for pixels labelled ``ignore_value`` (ignore labels and padding):
-        * ``"negative"`` (official): they are 0 in every class mask, so focal and dice treat them as
-          negatives and focal averages over all H*W pixels.
-        * ``"exclude"``: they are dropped from focal (averaged over the valid pixels of the image) and
-          from the dice sums.
+        * ``"negative"`` (official): they are 0 in every class mask, so focal and dice treat them
+          as negatives and focal averages over all H*W pixels.
+        * ``"exclude"``: they are dropped from focal (averaged over the valid pixels of the image)
+          and from the dice sums.
     In both modes they never make a class "present".
     """
 
@@ -88,9 +88,9 @@ class ATMCriterion(nn.Module):
             targets (Tensor): (B, H, W) integer labels in [0, K) or ``ignore_value``.
 
         Returns:
-            dict[str, Tensor]: weighted scalar losses "loss_ce", "loss_focal", "loss_dice" for the final
-            output and "loss_ce_{i}", "loss_focal_{i}", "loss_dice_{i}" for ``aux_outputs[i]``; the
-            total loss is their sum.
+            dict[str, Tensor]: weighted scalar losses "loss_ce", "loss_focal", "loss_dice" for the
+            final output and "loss_ce_{i}", "loss_focal_{i}", "loss_dice_{i}" for
+            ``aux_outputs[i]``; the total loss is their sum.
         """
         self._check_inputs(outputs, targets)
         batch_targets = self._prepare_targets(targets)
@@ -121,25 +121,27 @@ class ATMCriterion(nn.Module):
         logits, masks = outputs["pred_logits"], outputs["pred_masks"]
         if logits.dim() != 3 or logits.shape[1:] != (k, k + 1):
             raise ValueError(
-                f"pred_logits must be (B, {k}, {k + 1}) for num_classes={k} (one query per class plus "
-                f"a no-object column), got {tuple(logits.shape)}."
+                f"pred_logits must be (B, {k}, {k + 1}) for num_classes={k} (one query per class "
+                f"plus a no-object column), got {tuple(logits.shape)}."
             )
         if masks.dim() != 4 or masks.shape[:2] != logits.shape[:2]:
             raise ValueError(f"pred_masks must be (B, {k}, h, w), got {tuple(masks.shape)}.")
         if targets.dim() != 3 or targets.dtype.is_floating_point:
             raise ValueError(
-                f"targets must be an integer (B, H, W) tensor, got {targets.dtype} {tuple(targets.shape)}."
+                "targets must be an integer (B, H, W) tensor, "
+                f"got {targets.dtype} {tuple(targets.shape)}."
             )
         bad = (targets != self.ignore_value) & ((targets < 0) | (targets >= k))
         if bad.any():
             value = int(targets[bad][0])
             raise ValueError(
-                f"Target label {value} is outside [0, {k}) and is not ignore_value={self.ignore_value}; "
-                f"num_classes={k} may be wrong, or the labels need remapping (e.g. reduce_zero_label)."
+                f"Target label {value} is outside [0, {k}) and is not "
+                f"ignore_value={self.ignore_value}; num_classes={k} may be wrong, or the labels "
+                "need remapping (e.g. reduce_zero_label)."
             )
 
     def _present_classes(self, targets: Tensor) -> Tensor:
-        """(B, H, W) labels -> (B, K) bool, True where a class has at least one non-ignored pixel."""
+        """(B, H, W) labels -> (B, K) bool: does class k have a non-ignored pixel in image b."""
         b, k = targets.shape[0], self.num_classes
         keep = targets != self.ignore_value
         image = torch.arange(b, device=targets.device).view(b, 1, 1).expand_as(targets)

@@ -1,0 +1,3 @@
+"""Meta-architectures and test-time inference modes."""
+from .inference import InferenceConfig
+from .segvit import SegViT

@@ -1,0 +1,249 @@
+"""Heads of the Shrunk structure (SegViT Sec. 3.2, Fig. 3 b and c).
+
+``QUATMHead`` (official ``TPNATMHead``, facts section 4): query-based up-sampling (QU) turns the
+1/16 shallow feature (before QD) and the 1/32 deep feature into a 1/16 map, then one stage of ATM
+layers (every layer supervised, masks not summed) predicts the masks. ``ATMSingleHead`` (official
+name too) is that ATM stage reading one backbone feature directly: the "Naive Shrunk" decoder of
+Fig. 3b / Table 8.
+
+Both return the ATM head contract (see ``atm_head.ATMHead.forward``).
+"""
+
+from typing import Dict, List, Sequence, Tuple
+
+from detectron2.config import configurable
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
+from torch import Tensor, nn
+
+from ..backbone.utils import map_to_tokens, resize_pos_embed, tokens_to_map
+from .atm_head import ATMSingleStageHead, init_atm_weights
+
+__all__ = ["QUATMHead", "ATMSingleHead"]
+
+
+def _check_features(names: Sequence[str], input_shape: Dict[str, ShapeSpec], key: str) -> int:
+    """Check that ``names`` are backbone outputs with equal channels; return the channels."""
+    missing = [f for f in names if f not in input_shape]
+    if missing:
+        raise ValueError(
+            f"{key} {missing} are not backbone outputs {sorted(input_shape)}; "
+            "check MODEL.SEGVIT.VIT.OUT_INDICES."
+        )
+    channels = {input_shape[f].channels for f in names}
+    if len(channels) != 1:
+        raise ValueError(f"{key} features must have equal channels, got {channels}.")
+    return channels.pop()
+
+
+@SEM_SEG_HEADS_REGISTRY.register()
+class QUATMHead(nn.Module):
+    """Query-based up-sampling + single-stage ATM decoder (paper Fig. 3c, official ``TPNATMHead``).
+
+    A grid of learnable queries at 1/16 of the image runs through one QU decoder per input feature
+    (``qu_layers`` standard post-norm ``nn.TransformerDecoderLayer``s: self-attention over the
+    queries, cross-attention to the projected feature, ReLU FFN), the query state carried from one
+    decoder to the next: first the shallow 1/16 feature, then the deep 1/32 one (not reversed). The
+    queries, reshaped to a (B, d, h16, w16) map, are the only input of an :class:`ATMSingleStageHead`
+    without input projection.
+
+    Other input sizes: the query table is stored for ``query_grid`` (the training crop / 16) and
+    resized (bicubic, ``align_corners=False``, like the ViT position embedding) to the grid of the
+    first input feature when that differs, e.g. whole-image inference on a 512x683 image gives
+    32x43 queries. The official head supports only the training crop (slide windows).
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        in_features: List[str],
+        in_channels: int,
+        num_classes: int,
+        query_grid: Tuple[int, int],
+        embed_dim: int = 512,
+        num_heads: int = 16,
+        qu_layers: int = 3,
+        atm_layers: int = 3,
+        ffn_ratio: int = 4,
+        dropout: float = 0.1,
+        query_resize_mode: str = "bicubic",
+    ):
+        """
+        Args:
+            in_features (list[str]): backbone features, one QU decoder each, in order: the 1/16
+                feature from before QD first (its grid is the output grid), then the 1/32 one,
+                e.g. ``["block7", "block23"]`` for ViT-L with ``shrink_idx=8``.
+            in_channels (int): channels C of the input features.
+            num_classes (int): number of classes K = number of class queries.
+            query_grid (tuple[int, int]): (Gh, Gw) grid of the learnable QU queries = training
+                crop / 16: (40, 40) at 640, (32, 32) at 512, (30, 30) at 480.
+            embed_dim (int): width d of the QU decoders and the ATM stage (C / 2 officially).
+            num_heads (int): attention heads (head dim 32 officially).
+            qu_layers (int): ``nn.TransformerDecoderLayer``s per QU decoder.
+            atm_layers (int): ATM decoder layers; each is supervised, the last is the final output.
+            ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim`` (QU and ATM layers).
+            dropout (float): dropout of the QU and ATM layers (PyTorch's default 0.1).
+            query_resize_mode (str): ``F.interpolate`` mode used to resize the query grid.
+        """
+        super().__init__()
+        if len(in_features) == 0:
+            raise ValueError("QUATMHead needs at least one entry in in_features.")
+        if qu_layers < 1:
+            raise ValueError(f"qu_layers must be >= 1, got {qu_layers}.")
+        query_grid = tuple(int(g) for g in query_grid)
+        if len(query_grid) != 2 or min(query_grid) < 1:
+            raise ValueError(f"query_grid must be (Gh, Gw) with positive sides, got {query_grid}.")
+        self.in_features = list(in_features)
+        self.query_grid = query_grid
+        self.query_resize_mode = query_resize_mode
+
+        self.input_proj = nn.ModuleList(nn.Linear(in_channels, embed_dim) for _ in in_features)
+        self.proj_norm = nn.ModuleList(nn.LayerNorm(embed_dim) for _ in in_features)
+        # Separate layers (not nn.TransformerDecoder's deep copies), so the xavier-initialised
+        # in_proj weights differ between layers; no final norm, as officially.
+        self.qu_decoders = nn.ModuleList(
+            nn.ModuleList(
+                nn.TransformerDecoderLayer(
+                    embed_dim,
+                    num_heads,
+                    dim_feedforward=ffn_ratio * embed_dim,
+                    dropout=dropout,
+                    batch_first=True,
+                )
+                for _ in range(qu_layers)
+            )
+            for _ in in_features
+        )
+        self.qu_queries = nn.Embedding(query_grid[0] * query_grid[1], embed_dim)  # N(0, 1)
+        self.atm = ATMSingleStageHead(
+            in_channels=embed_dim,
+            num_classes=num_classes,
+            embed_dim=embed_dim,
+            num_heads=num_heads,
+            num_layers=atm_layers,
+            ffn_ratio=ffn_ratio,
+            dropout=dropout,
+            use_proj=False,
+        )
+        init_atm_weights(self)  # trunc-normal Linears, (1, 0) LayerNorms; queries keep N(0, 1)
+
+    @classmethod
+    def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
+        qu = cfg.MODEL.SEGVIT.QU
+        in_features = list(qu.IN_FEATURES)
+        return {
+            "in_features": in_features,
+            "in_channels": _check_features(in_features, input_shape, "MODEL.SEGVIT.QU.IN_FEATURES"),
+            "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+            "query_grid": tuple(qu.QUERY_GRID),
+            "embed_dim": qu.EMBED_DIM,
+            "num_heads": qu.NUM_HEADS,
+            "qu_layers": qu.QU_LAYERS,
+            "atm_layers": qu.ATM_LAYERS,
+            "ffn_ratio": qu.FFN_RATIO,
+            "dropout": qu.DROPOUT,
+        }
+
+    def queries(self, hw: Tuple[int, int]) -> Tensor:
+        """The QU query table for an output grid ``hw``: (1, h*w, d), resized if needed."""
+        return resize_pos_embed(
+            self.qu_queries.weight.unsqueeze(0), self.query_grid, hw, mode=self.query_resize_mode
+        )
+
+    def forward(self, features: Dict[str, Tensor]) -> Dict:
+        """
+        Args:
+            features (dict[str, Tensor]): backbone outputs; ``features[in_features[0]]`` is the
+                (B, C, h16, w16) map that fixes the output grid, the others any (B, C, h_i, w_i).
+
+        Returns:
+            dict with "pred_logits" (B, K, K+1) and "pred_masks" (B, K, h16, w16) of the last ATM
+            layer and "aux_outputs": the same two keys for the earlier ATM layers (each layer's own
+            mask, not summed).
+        """
+        first = features[self.in_features[0]]
+        batch, hw = first.shape[0], tuple(first.shape[-2:])
+        query = self.queries(hw).repeat(batch, 1, 1)  # (B, h16*w16, d)
+        for name, proj, norm, layers in zip(
+            self.in_features, self.input_proj, self.proj_norm, self.qu_decoders
+        ):
+            tokens, _ = map_to_tokens(features[name])  # (B, h_i*w_i, C)
+            memory = norm(proj(tokens))  # (B, h_i*w_i, d)
+            for layer in layers:
+                query = layer(query, memory)  # (B, h16*w16, d)
+        return self.atm(tokens_to_map(query, hw))  # ATM on the (B, d, h16, w16) map
+
+
+@SEM_SEG_HEADS_REGISTRY.register()
+class ATMSingleHead(nn.Module):
+    """One ATM stage on one backbone feature, every layer supervised (official ``ATMSingleHead``).
+
+    The "Naive Shrunk" decoder (paper Fig. 3b, Table 8): Linear(C -> d) + LayerNorm on the 1/32
+    output of a :class:`~segvit.modeling.backbone.shrunk_vit.ShrunkViT`, then ``num_layers`` ATM
+    layers whose masks are not summed. A thin wrapper of :class:`ATMSingleStageHead` that picks
+    ``in_feature`` from the backbone outputs.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        in_feature: str,
+        in_channels: int,
+        num_classes: int,
+        embed_dim: int = 384,
+        num_heads: int = 12,
+        num_layers: int = 3,
+        ffn_ratio: int = 4,
+        dropout: float = 0.1,
+    ):
+        """
+        Args:
+            in_feature (str): backbone feature read by the head, e.g. ``"block11"``.
+            in_channels (int): its channels C.
+            num_classes (int): number of classes K = number of class queries.
+            embed_dim (int): decoder width d.
+            num_heads (int): attention heads.
+            num_layers (int): ATM layers; each yields an output (the last is the final one).
+            ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
+            dropout (float): dropout of the decoder layers.
+        """
+        super().__init__()
+        self.in_feature = in_feature
+        self.atm = ATMSingleStageHead(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            embed_dim=embed_dim,
+            num_heads=num_heads,
+            num_layers=num_layers,
+            ffn_ratio=ffn_ratio,
+            dropout=dropout,
+            use_proj=True,
+        )
+
+    @classmethod
+    def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
+        atm = cfg.MODEL.SEGVIT.ATM
+        in_feature = atm.IN_FEATURES[0]
+        return {
+            "in_feature": in_feature,
+            "in_channels": _check_features([in_feature], input_shape, "MODEL.SEGVIT.ATM"),
+            "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+            "embed_dim": atm.EMBED_DIM,
+            "num_heads": atm.NUM_HEADS,
+            "num_layers": atm.LAYERS_PER_STAGE,
+            "ffn_ratio": atm.FFN_RATIO,
+            "dropout": atm.DROPOUT,
+        }
+
+    def forward(self, features: Dict[str, Tensor]) -> Dict:
+        """
+        Args:
+            features (dict[str, Tensor]): backbone outputs; ``features[in_feature]`` is
+                (B, C, h, w).
+
+        Returns:
+            dict: as :meth:`ATMSingleStageHead.forward`, masks at (h, w).
+        """
+        return self.atm(features[self.in_feature])
