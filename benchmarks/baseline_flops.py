@@ -5,7 +5,7 @@ Counts with fvcore (one multiply-add = one flop, the papers' convention) on the 
 evaluation mode, batch 1, one 512x512 image, whole-image inference, including the final per-class
 combination of masks and classes, as the papers' tools do (Mask2Former's ``analyze_model.py``,
 SegViT's ``get_flops_fvcore.py``). Adds our handles for ``aten::grid_sampler`` and
-``aten::baddbmm`` (``segvit.baselines.flop_handles``) to the project's counter (which has the
+``aten::baddbmm`` (``segvit.utils.flop_handles``) to the project's counter (which has the
 attention handles); the counter refuses to report a total that could miss more than 1%.
 
 Example::
@@ -23,7 +23,7 @@ from typing import Dict, Optional
 import torch
 from detectron2.config import LazyConfig, instantiate
 
-from segvit.baselines.flop_handles import FLOP_HANDLES
+from segvit.utils.flop_handles import FLOP_HANDLES
 from segvit.utils.flops import count_flops, register_flop_handles
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "common" / "models"
@@ -48,15 +48,16 @@ def measure(config: str, size: int) -> Dict[str, float]:
     image = torch.zeros(3, size, size, dtype=torch.uint8)
     with torch.no_grad():
         report = count_flops(model, [{"image": image, "height": size, "width": size}])
-    parts = {k: v for k, v in report.by_module.items() if k and "." not in k}
+    # Detectron2's tracing wrapper names the model "model": its children are "model.<name>".
+    parts = {k[len("model.") :]: v / 1e9 for k, v in report.by_module.items() if k.count(".") == 1}
+    backbone = parts.get("backbone", 0.0)
+    head = parts.get("sem_seg_head", 0.0) + parts.get("head", 0.0)
     return {
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
         "gflops": report.total / 1e9,
-        "backbone": parts.get("backbone", 0) / 1e9,
-        "head": (parts.get("sem_seg_head", 0) + parts.get("head", 0)) / 1e9,
-        "rest": (report.total - parts.get("backbone", 0)) / 1e9
-        - (parts.get("sem_seg_head", 0) + parts.get("head", 0)) / 1e9,
-        "skipped_bound": report.skipped_upper_bound / 1e9,
+        "backbone": backbone,
+        "head": head,
+        "rest": report.total / 1e9 - backbone - head,
     }
 
 

@@ -1,9 +1,15 @@
-"""Shared pytest setup: small thread count (CI has 2 cores) and deterministic seeds."""
+"""Shared pytest setup: datasets in a temp folder, small thread count, deterministic seeds."""
+import os
 import random
+import tempfile
 
-import numpy as np
-import pytest
-import torch
+# Datasets (the synthetic one is generated on first use) go to a temp folder, never into the
+# repo; this must happen before `segvit` is imported, which registers datasets under this root.
+os.environ.setdefault("DETECTRON2_DATASETS", tempfile.mkdtemp(prefix="segvit-test-datasets-"))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 torch.set_num_threads(2)
 

@@ -22,7 +22,7 @@ from segvit.baselines import (
     sem_seg_to_targets,
 )
 from segvit.baselines.criterion import batch_sigmoid_focal_cost
-from segvit.baselines.flop_handles import FLOP_HANDLES
+from segvit.utils.flop_handles import FLOP_HANDLES
 from segvit.modeling.losses.mask_losses import sigmoid_focal_loss
 
 REPO = Path(__file__).resolve().parents[2]
@@ -336,7 +336,7 @@ def test_import_without_compiled_ops_in_a_fresh_process():
 def test_fallback_leaves_a_real_module_alone(monkeypatch):
     import types
 
-    from segvit.baselines.compat import install_fast_eval_api_fallback
+    from segvit.utils.compat import install_fast_eval_api_fallback
 
     real = types.ModuleType("detectron2.evaluation.fast_eval_api")
     real.COCOeval_opt = object()

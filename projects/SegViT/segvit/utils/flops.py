@@ -18,6 +18,8 @@ import torch
 from detectron2.utils.analysis import FlopCountAnalysis
 from fvcore.nn.jit_handles import get_shape
 
+from .flop_handles import FLOP_HANDLES as _SAMPLING_AND_BADDBMM_HANDLES
+
 logger = logging.getLogger(__name__)
 
 # Op names that do matrix-like work: never acceptable as "unsupported".
@@ -71,6 +73,7 @@ def _output_numel(inputs: List[Any], outputs: List[Any]) -> int:
 EXTRA_FLOP_HANDLES: Dict[str, Callable] = {
     "aten::scaled_dot_product_attention": sdpa_flop_jit,
     "aten::_native_multi_head_attention": native_mha_flop_jit,
+    **_SAMPLING_AND_BADDBMM_HANDLES,  # deformable attention (grid_sample), masked attention
 }
 
 

@@ -1,0 +1,120 @@
+"""SETR-naive baseline: head shapes, training step, inference modes, Detectron2 registries."""
+
+import dataclasses
+
+import pytest
+import torch
+from detectron2.config import get_cfg
+from detectron2.modeling import build_model
+
+from segvit import add_segvit_config
+from segvit.modeling.backbone.vit import ViT
+from segvit.modeling.heads.setr_head import SETRNaiveHead
+from segvit.modeling.meta_arch.inference import InferenceConfig
+from segvit.modeling.meta_arch.setr import SETR
+
+NUM_CLASSES = 5
+
+
+def tiny_setr(inference=None, **head_kwargs) -> SETR:
+    backbone = ViT(
+        pretrain_img_size=64,
+        patch_size=16,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        drop_path_rate=0.1,
+        out_indices=(1,),
+    )
+    head = SETRNaiveHead(
+        in_feature="block1", in_channels=64, num_classes=NUM_CLASSES, channels=16, **head_kwargs
+    )
+    return SETR(
+        backbone=backbone,
+        head=head,
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375],
+        inference=inference,
+    )
+
+
+def random_inputs(sizes, with_target=True):
+    batch = []
+    for h, w in sizes:
+        item = {"image": torch.randint(0, 256, (3, h, w), dtype=torch.uint8), "height": h, "width": w}
+        if with_target:
+            target = torch.randint(0, NUM_CLASSES, (h, w))
+            target[: h // 4, : w // 4] = 255
+            item["sem_seg"] = target
+        batch.append(item)
+    return batch
+
+
+@pytest.mark.parametrize("up_scale", [1, 4])
+def test_head_output_shape(up_scale):
+    head = SETRNaiveHead(
+        in_feature="x", in_channels=64, num_classes=NUM_CLASSES, channels=16, up_scale=up_scale
+    ).eval()
+    with torch.no_grad():
+        out = head({"x": torch.randn(2, 64, 5, 7)})
+    assert out.shape == (2, NUM_CLASSES, 5 * up_scale, 7 * up_scale)
+
+
+def test_train_step_gives_every_parameter_a_gradient():
+    model = tiny_setr().train()
+    losses = model(random_inputs([(64, 96), (67, 93)]))
+    assert set(losses) == {"loss_sem_seg"}
+    assert torch.isfinite(losses["loss_sem_seg"])
+    losses["loss_sem_seg"].backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"parameters without gradient: {missing}"
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_all_ignored_target_gives_a_zero_loss():
+    model = tiny_setr().train()
+    inputs = random_inputs([(64, 64)])
+    inputs[0]["sem_seg"][:] = 255
+    loss = model(inputs)["loss_sem_seg"]
+    assert loss.item() == 0.0
+
+
+@pytest.mark.parametrize("size", [(64, 64), (67, 93), (33, 17)])
+def test_inference_returns_probabilities_at_the_original_size(size):
+    model = tiny_setr().eval()
+    with torch.no_grad():
+        (result,) = model(random_inputs([size], with_target=False))
+    scores = result["sem_seg"]
+    assert scores.shape == (NUM_CLASSES, *size)
+    torch.testing.assert_close(scores.sum(0), torch.ones(size), rtol=1e-4, atol=1e-4)
+
+
+def test_slide_equals_whole_when_the_window_covers_the_image():
+    inputs = random_inputs([(64, 80)], with_target=False)
+    model = tiny_setr().eval()
+    with torch.no_grad():
+        whole = model(inputs)[0]["sem_seg"]
+        model.inference = InferenceConfig(mode="slide", crop_size=(64, 80), stride=(48, 48))
+        slide = model(inputs)[0]["sem_seg"]
+        model.inference = dataclasses.replace(model.inference, mode="ms_flip", scales=(1.0,))
+        ms = model(inputs)[0]["sem_seg"]
+    torch.testing.assert_close(whole, slide)
+    assert ms.shape == whole.shape
+
+
+def test_build_model_from_yacs():
+    cfg = add_segvit_config(get_cfg())
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.META_ARCHITECTURE = "SETR"
+    cfg.MODEL.BACKBONE.NAME = "SegViTViT"
+    vit = cfg.MODEL.SEGVIT.VIT
+    vit.PRETRAIN_IMG_SIZE, vit.EMBED_DIM, vit.DEPTH, vit.NUM_HEADS = 64, 64, 2, 4
+    vit.OUT_INDICES = [1]
+    head = cfg.MODEL.SEM_SEG_HEAD
+    head.NAME, head.IN_FEATURES, head.NUM_CLASSES = "SETRNaiveHead", ["block1"], NUM_CLASSES
+    head.CONVS_DIM, head.NORM = 16, "BN"
+    model = build_model(cfg).eval()
+    assert isinstance(model, SETR) and isinstance(model.head, SETRNaiveHead)
+    with torch.no_grad():
+        (result,) = model(random_inputs([(48, 64)], with_target=False))
+    assert result["sem_seg"].shape == (NUM_CLASSES, 48, 64)
