@@ -6,7 +6,7 @@ batch 1, one crop at the model's inference crop size, whole-image pass: the pape
 writes a Markdown table with our GFLOPs, the paper's, and the difference. A row more than 1% away
 from the paper is flagged and must be explained in :data:`NOTES`.
 
-Usage (about 5 minutes on 2 CPU cores; ViT-L at 640 is the slowest row)::
+Usage (about 10 minutes on 2 busy CPU cores; ViT-L at 640 is the slowest row, about 2 minutes)::
 
     .venv/bin/python benchmarks/flops.py                     # every row -> benchmarks/flops.md
     .venv/bin/python benchmarks/flops.py --only shrunk --output /tmp/flops.md
@@ -111,12 +111,12 @@ def render(results: Sequence[Dict]) -> str:
         COMMAND,
         "```",
         "",
-        "fvcore counts (one multiply-add = one flop, the paper's convention), batch 1, one crop at the",
-        "model's inference crop size, whole-image pass; the ATM mask-class einsum runs at the full",
-        "crop resolution as in the official code. Uncounted elementwise ops (GELU, pad, ...) are",
-        "bounded by `segvit.utils.flops` and stay far below 1%. Paper numbers: Table 8 (ViT-B,",
-        "ADE20K 512), Tables 1-3 (ViT-L). Head params: `model.head`; 'expected' is the arithmetic",
-        "of `segvit_facts.md` section 7.",
+        "fvcore counts (one multiply-add = one flop, the paper's convention), batch 1, one crop",
+        "at the model's inference crop size, whole-image pass; the ATM class-mask einsum runs at",
+        "the full crop resolution as in the official code. Uncounted elementwise ops (GELU, pad,",
+        "...) are bounded by `segvit.utils.flops` and stay far below 1%. Paper numbers: Table 8",
+        "(ViT-B, ADE20K 512), Tables 1-3 (ViT-L). Head params: `model.head`; 'expected' is the",
+        "arithmetic of `segvit_facts.md` section 7.",
         "",
         "| config | paper row | input | params (M) | head params (M) | expected head (M) "
         "| GFLOPs | paper GFLOPs | diff |",
@@ -138,10 +138,17 @@ def render(results: Sequence[Dict]) -> str:
             f"| {res['params_m']:.2f} | {res['head_params_m']:.3f} | {expected} | {ours:.2f} "
             f"| {paper} | {diff} |"
         )
-    lines += ["", "GFLOPs by top-level module:", ""]
+    lines += [
+        "",
+        "GFLOPs by part ('rest': the meta-architecture's mask upsampling to the crop and the",
+        "class-mask einsum at crop resolution, or SETR's logit upsampling):",
+        "",
+    ]
     for res in results:
-        parts = ", ".join(f"{k} {v:.2f}" for k, v in res["gflops_by_module"].items() if v)
-        lines.append(f"- `{os.path.basename(res['row'].config)}`: {parts}")
+        by_module = {k: v for k, v in res["gflops_by_module"].items() if v}
+        parts = [f"{k} {v:.2f}" for k, v in by_module.items()]
+        parts.append(f"rest {res['gflops'] - sum(by_module.values()):.2f}")
+        lines.append(f"- `{os.path.basename(res['row'].config)}`: {', '.join(parts)}")
     lines += ["", "## Notes", ""]
     if not flagged:
         lines.append(f"Every row with a paper number is within {TOLERANCE:.0%} of it.")

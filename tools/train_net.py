@@ -19,21 +19,27 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 from detectron2.engine import (
-    AMPTrainer,
-    SimpleTrainer,
     default_argument_parser,
     default_setup,
     default_writers,
     hooks,
     launch,
 )
-from detectron2.engine.defaults import create_ddp_model
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import segvit  # noqa: E402,F401  (registers datasets, backbones, heads)
+from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
+from segvit.engine import (  # noqa: E402
+    AccumulatingTrainer,
+    CaptureRNGState,
+    RNGState,
+    check_distributed_device,
+    create_ddp_model,
+    preserve_rng,
+)
 
 logger = logging.getLogger("segvit.train_net")
 
@@ -46,14 +52,25 @@ def set_inference_mode(model, mode: str) -> None:
     model.inference = dataclasses.replace(model.inference, mode=mode)
 
 
+def parse_eval_modes(text: str):
+    """``"whole,slide"`` -> ``["whole", "slide"]``; "" -> None. Unknown names fail here."""
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in INFERENCE_MODES]
+    if unknown:
+        raise ValueError(f"--eval-modes: unknown mode(s) {unknown}; use {list(INFERENCE_MODES)}")
+    return modes or None
+
+
 def do_test(cfg, model, modes=None):
     """Evaluate on ``cfg.dataloader.test`` with ``cfg.dataloader.evaluator``.
 
     Args:
-        modes: inference modes to evaluate in turn (results labelled "sem_seg[mode]");
-            None evaluates once with the model's configured mode.
+        modes: inference modes to evaluate in turn, labelled ``"sem_seg[whole]"`` (single scale,
+            whole image), ``"sem_seg[slide]"`` (single scale, sliding window) and
+            ``"sem_seg[ms_flip]"`` (multi-scale + flip); None evaluates once with the model's
+            configured mode, unlabelled (``"sem_seg"``, as Detectron2's evaluation hook expects).
     Returns:
-        dict of results (empty when the config has no evaluator).
+        dict of results (empty when the config has no evaluator, and in processes other than 0).
     """
     if "evaluator" not in cfg.dataloader:
         return {}
@@ -61,6 +78,8 @@ def do_test(cfg, model, modes=None):
     for mode in modes or [None]:
         if mode is not None:
             set_inference_mode(model, mode)
+        inference = getattr(getattr(model, "module", model), "inference", None)
+        logger.info("Evaluating with %s", inference)
         ret = inference_on_dataset(
             model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
         )
@@ -80,17 +99,27 @@ def check_device(cfg):
         )
     if cfg.train.amp.enabled and not device.startswith("cuda"):
         raise ValueError("train.amp.enabled=True needs a CUDA device; add train.amp.enabled=False")
+    if cfg.train.get("grad_accum_steps", 1) < 1:
+        raise ValueError(f"train.grad_accum_steps must be >= 1, got {cfg.train.grad_accum_steps}")
+    check_distributed_device(device)
 
 
 def build_trainer(cfg, model, optimizer, train_loader):
-    """SimpleTrainer, or AMPTrainer in float16 (with a grad scaler) or bfloat16 (without)."""
-    if not cfg.train.amp.enabled:
-        return SimpleTrainer(model, train_loader, optimizer)
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}[
-        cfg.train.amp.get("dtype", "float16")
-    ]
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    return AMPTrainer(model, train_loader, optimizer, grad_scaler=scaler, precision=dtype)
+    """A trainer with ``train.grad_accum_steps`` micro-batches per step, in float32 or with AMP
+    (float16 with a grad scaler, bfloat16 without)."""
+    precision, scaler = None, None
+    if cfg.train.amp.enabled:
+        dtype = cfg.train.amp.get("dtype", "float16")
+        precision = {"float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+        scaler = torch.amp.GradScaler("cuda") if precision == torch.float16 else None
+    return AccumulatingTrainer(
+        model,
+        train_loader,
+        optimizer,
+        accum_steps=cfg.train.get("grad_accum_steps", 1),
+        precision=precision,
+        grad_scaler=scaler,
+    )
 
 
 def do_train(args, cfg):
@@ -98,34 +127,43 @@ def do_train(args, cfg):
     Args:
         cfg: an object with the following attributes:
             model: instantiate()-able model
-            dataloader.train: instantiate()-able train loader (total batch over all processes)
+            dataloader.train: instantiate()-able train loader (``total_batch_size`` over all
+                processes per micro-batch); ``skip_batches`` is set here when resuming
             dataloader.test, dataloader.evaluator: for periodic and final evaluation
             optimizer: instantiate()-able optimizer; ``params.model`` is set here
             lr_multiplier: instantiate()-able ParamScheduler
-            train: output_dir, init_checkpoint, max_iter, amp (enabled, dtype), ddp,
-                checkpointer (period, max_to_keep), eval_period, log_period, device, seed
+            train: output_dir, init_checkpoint, max_iter (optimizer steps), grad_accum_steps,
+                amp (enabled, dtype), ddp, checkpointer (period, max_to_keep), eval_period,
+                log_period, device, seed
     """
+    train_loader = instantiate(cfg.dataloader.train)  # first: a missing dataset fails early
     model = instantiate(cfg.model)
     logger.info("Model:\n%s", model)
     model.to(cfg.train.device)
 
     cfg.optimizer.params.model = model
     optimizer = instantiate(cfg.optimizer)
-    train_loader = instantiate(cfg.dataloader.train)
 
-    model = create_ddp_model(model, **cfg.train.ddp)
+    model = create_ddp_model(model, device=cfg.train.device, **cfg.train.ddp)
     trainer = build_trainer(cfg, model, optimizer, train_loader)
-    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer)
+    rng = RNGState()  # RNG streams of every process, saved with each checkpoint
+
+    def evaluate():
+        with preserve_rng():  # evaluating must not shift the training RNG streams
+            return do_test(cfg, model)
+
+    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer, rng=rng)
     trainer.register_hooks(
         [
             hooks.IterationTimer(),
             hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            CaptureRNGState(rng, cfg.train.checkpointer.period),  # all processes, before saving
             (
                 hooks.PeriodicCheckpointer(checkpointer, **cfg.train.checkpointer)
                 if comm.is_main_process()
                 else None
             ),
-            hooks.EvalHook(cfg.train.eval_period, lambda: do_test(cfg, model)),
+            hooks.EvalHook(cfg.train.eval_period, evaluate),
             (
                 hooks.PeriodicWriter(
                     default_writers(cfg.train.output_dir, cfg.train.max_iter),
@@ -136,8 +174,12 @@ def do_train(args, cfg):
             ),
         ]
     )
+    # Loads weights, optimizer, lr schedule, iteration and RNG states when resuming.
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
     start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
+    if start_iter > 0:  # continue the data stream after the batches of the finished iterations
+        cfg.dataloader.train.skip_batches = start_iter * cfg.train.get("grad_accum_steps", 1)
+        trainer.reset_data_loader(lambda: instantiate(cfg.dataloader.train))
     trainer.train(start_iter, cfg.train.max_iter)
 
 
@@ -163,11 +205,15 @@ def main(args):
     default_setup(cfg, args)
 
     if args.eval_only:
+        modes = parse_eval_modes(args.eval_modes)
+        if not cfg.train.init_checkpoint:
+            raise ValueError("--eval-only needs the weights: add train.init_checkpoint=PATH")
         model = instantiate(cfg.model)
         model.to(cfg.train.device)
-        model = create_ddp_model(model)
+        if modes is None and hasattr(model, "inference"):
+            modes = [model.inference.mode]  # results labelled with the configured mode
+        model = create_ddp_model(model, device=cfg.train.device)
         DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
-        modes = args.eval_modes.split(",") if args.eval_modes else None
         return do_test(cfg, model, modes)
     do_train(args, cfg)
     return None

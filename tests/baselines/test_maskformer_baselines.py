@@ -22,8 +22,8 @@ from segvit.baselines import (
     sem_seg_to_targets,
 )
 from segvit.baselines.criterion import batch_sigmoid_focal_cost
-from segvit.utils.flop_handles import FLOP_HANDLES
 from segvit.modeling.losses.mask_losses import sigmoid_focal_loss
+from segvit.utils.flop_handles import FLOP_HANDLES
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs" / "common" / "models"

@@ -144,7 +144,10 @@ def test_registry_builds_from_yacs():
     qu.EMBED_DIM, qu.NUM_HEADS, qu.QU_LAYERS, qu.ATM_LAYERS = 32, 4, 1, 2
     qu.FFN_RATIO, qu.DROPOUT = 4, 0.1
     cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES = NUM_CLASSES
-    shapes = {"block1": ShapeSpec(channels=64, stride=16), "block3": ShapeSpec(channels=64, stride=32)}
+    shapes = {
+        "block1": ShapeSpec(channels=64, stride=16),
+        "block3": ShapeSpec(channels=64, stride=32),
+    }
     head = SEM_SEG_HEADS_REGISTRY.get("QUATMHead")(cfg, shapes)
     assert isinstance(head, QUATMHead) and head.query_grid == (4, 4)
     cfg.MODEL.SEGVIT.ATM.IN_FEATURES = ["block3"]

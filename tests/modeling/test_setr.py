@@ -41,7 +41,11 @@ def tiny_setr(inference=None, **head_kwargs) -> SETR:
 def random_inputs(sizes, with_target=True):
     batch = []
     for h, w in sizes:
-        item = {"image": torch.randint(0, 256, (3, h, w), dtype=torch.uint8), "height": h, "width": w}
+        item = {
+            "image": torch.randint(0, 256, (3, h, w), dtype=torch.uint8),
+            "height": h,
+            "width": w,
+        }
         if with_target:
             target = torch.randint(0, NUM_CLASSES, (h, w))
             target[: h // 4, : w // 4] = 255

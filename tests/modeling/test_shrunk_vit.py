@@ -9,11 +9,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY
 
 from segvit.config import add_segvit_config
-from segvit.modeling.backbone.shrunk_vit import (
-    ShrunkViT,
-    downsample_tokens,
-    query_downsample_block,
-)
+from segvit.modeling.backbone.shrunk_vit import ShrunkViT, downsample_tokens, query_downsample_block
 from segvit.modeling.backbone.vit import ViT
 
 TINY = dict(

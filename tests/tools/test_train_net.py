@@ -1,58 +1,13 @@
 """tools/train_net.py: a few iterations of training, resume, eval-only, and early config errors."""
-import importlib.util
-import json
-from pathlib import Path
+import shutil
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
+from train_net_helpers import PREFIX, TINY, read_metrics, run
 
-from segvit.data.synthetic import generate_synthetic_dataset, register_synthetic
-
-REPO = Path(__file__).resolve().parents[2]
-CONFIG = str(REPO / "configs/synthetic/segvit_tiny.py")
-PREFIX = "tiny_synthetic_sem_seg"
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_net = _load_tool("train_net")
-
-# A tiny model and data budget: 2 blocks, 8 crops of 64x64, 4 validation images.
-TINY = [
-    "model.backbone.depth=2",
-    "model.backbone.out_indices=[0,1]",
-    "model.head.in_features=[block1,block0]",
-    "model.head.layers_per_stage=1",
-    "dataloader.train.total_batch_size=2",
-    "dataloader.train.num_workers=0",
-    "dataloader.test.num_workers=0",
-    "dataloader.train.mapper.augmentations.crop_size=[64,64]",
-    f"dataloader.train.dataset.names={PREFIX}_train",
-    f"dataloader.test.dataset.names={PREFIX}_val",
-    "train.log_period=1",
-]
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "synthetic"
-    generate_synthetic_dataset(str(root), num_train=8, num_val=4, seed=1)
-    register_synthetic(str(root), name_prefix=PREFIX)
-    return root
-
-
-def run(argv):
-    args = train_net.build_parser().parse_args(["--config-file", CONFIG, *argv])
-    return train_net.main(args)
-
-
-def read_metrics(output_dir):
-    return [json.loads(line) for line in (Path(output_dir) / "metrics.json").read_text().splitlines()]
+from segvit.data.synthetic import register_synthetic
 
 
 def test_train_writes_checkpoints_logs_tensorboard_and_evaluates(tiny_dataset, tmp_path):
@@ -96,6 +51,17 @@ def test_eval_only_reports_each_inference_mode(tiny_dataset, tmp_path):
     )
     assert set(results) == {"sem_seg[whole]", "sem_seg[slide]"}
     assert "mIoU" in results["sem_seg[slide]"]
+    # Without --eval-modes the results carry the configured mode (whole in the tiny config).
+    checkpoint = f"train.init_checkpoint={out / 'model_final.pth'}"
+    results = run(["--eval-only", *TINY, f"train.output_dir={out}", checkpoint])
+    assert set(results) == {"sem_seg[whole]"}
+
+
+def test_eval_only_refuses_unknown_modes_and_a_missing_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="ms_flip"):
+        run(["--eval-only", "--eval-modes", "whole,multiscale", f"train.output_dir={tmp_path}"])
+    with pytest.raises(ValueError, match="train.init_checkpoint"):
+        run(["--eval-only", f"train.output_dir={tmp_path}"])
 
 
 def test_unknown_config_key_fails_before_training(tmp_path):
@@ -108,3 +74,44 @@ def test_unknown_config_key_fails_before_training(tmp_path):
 def test_cuda_device_without_gpu_names_the_fix(tmp_path):
     with pytest.raises(ValueError, match="train.device=cpu"):
         run([f"train.output_dir={tmp_path}", "train.device=cuda"])
+
+
+def _copy_dataset(src, dst, prefix):
+    shutil.copytree(src, dst)
+    register_synthetic(str(dst), name_prefix=prefix)
+    return [f"dataloader.train.dataset.names={prefix}_train"]
+
+
+def test_label_value_out_of_range_names_the_file_and_the_value(tiny_dataset, tmp_path):
+    root = tmp_path / "synthetic"
+    names = _copy_dataset(tiny_dataset, root, "bad_label_sem_seg")
+    for png in (root / "annotations_detectron2" / "train").glob("*.png"):
+        label = np.array(Image.open(png))
+        label[0, 0] = 200  # >= 8 classes, not the ignore value 255
+        Image.fromarray(label).save(png)
+    with pytest.raises(ValueError, match=r"annotations_detectron2/train/\S+\.png contains value.* 200"):
+        run([*TINY, *names, f"train.output_dir={tmp_path / 'run'}", "train.max_iter=1"])
+
+
+def test_corrupt_image_is_named_even_from_a_worker_process(tiny_dataset, tmp_path):
+    root = tmp_path / "synthetic"
+    names = _copy_dataset(tiny_dataset, root, "corrupt_sem_seg")
+    for jpg in (root / "images" / "train").glob("*.jpg"):
+        jpg.write_bytes(jpg.read_bytes()[:100])  # truncated JPEG
+    argv = [*TINY, *names, "dataloader.train.num_workers=1", "train.max_iter=1"]
+    with pytest.raises(ValueError, match=r"Cannot read image '\S+images/train/\S+\.jpg'"):
+        run([*argv, f"train.output_dir={tmp_path / 'run'}"])
+
+
+def test_missing_dataset_names_the_folder_and_the_prepare_command(tmp_path):
+    argv = [f"train.output_dir={tmp_path}", "dataloader.train.dataset.names=ade20k_sem_seg_train"]
+    with pytest.raises(FileNotFoundError, match=r"ADEChallengeData2016.*prepare_ade20k\.py"):
+        run([*TINY, *argv, "train.max_iter=1"])
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_gradient_accumulation_counts_optimizer_steps(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    run([*TINY, f"train.output_dir={out}", "train.max_iter=2", "train.grad_accum_steps=2"])
+    iterations = [m["iteration"] for m in read_metrics(out) if "total_loss" in m]
+    assert iterations == [0, 1]

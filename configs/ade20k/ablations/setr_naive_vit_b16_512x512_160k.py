@@ -10,11 +10,11 @@ from detectron2.config import LazyCall as L
 from segvit.modeling.heads.setr_head import SETRNaiveHead
 from segvit.modeling.meta_arch.setr import SETR
 
-from ..segvit_vit_b16_512x512_160k import dataloader, lr_multiplier, optimizer, train
-from ..segvit_vit_b16_512x512_160k import model as _segvit
+from ..segvit_vit_b16_512x512_160k import dataloader, lr_multiplier, model, optimizer, train
 
+# SegViT ViT-B's backbone, normalisation and slide inference; SETR-naive head and CE loss.
 model = L(SETR)(
-    backbone=_segvit.backbone,
+    backbone=model.backbone,
     head=L(SETRNaiveHead)(
         in_feature="block11",  # 0-indexed: the last of 12 blocks
         in_channels="${..backbone.embed_dim}",
@@ -22,9 +22,9 @@ model = L(SETR)(
         channels=256,  # SETR's hidden width
         norm="SyncBN",  # plain BN on one process
     ),
-    pixel_mean=_segvit.pixel_mean,
-    pixel_std=_segvit.pixel_std,
+    pixel_mean=model.pixel_mean,
+    pixel_std=model.pixel_std,
     loss_weight=1.0,
-    inference=_segvit.inference,
+    inference=model.inference,
 )
 model.backbone.out_indices = (11,)

@@ -1,23 +1,25 @@
 """Shared semantic-segmentation data loaders; dataset files set names, crop and scales.
 
 ``dataloader.train.total_batch_size`` is the batch over all processes (16 in the paper's recipe:
-2 per GPU x 8 GPUs; with ``--num-gpus N`` each process gets 16 / N).
+2 per GPU x 8 GPUs; with ``--num-gpus N`` each process gets 16 / N; with
+``train.grad_accum_steps=k`` an optimizer step sees k such batches).
+
+The training stream is seeded by ``train.seed``: the image order and each image's augmentation
+depend only on the seed and the position in the stream, and ``tools/train_net.py --resume`` sets
+``skip_batches`` so that a resumed run continues it (``segvit.data.build``).
 """
 
 from detectron2.config import LazyCall as L
-from detectron2.data import (
-    build_detection_test_loader,
-    build_detection_train_loader,
-    get_detection_dataset_dicts,
-)
+from detectron2.data import build_detection_test_loader, get_detection_dataset_dicts
 from detectron2.evaluation import SemSegEvaluator
 from omegaconf import OmegaConf
 
+from segvit.data.build import build_semseg_train_loader
 from segvit.data.dataset_mapper import SemSegDatasetMapper
 from segvit.data.transforms import build_test_augmentations, build_train_augmentations
 
 dataloader = OmegaConf.create()
-dataloader.train = L(build_detection_train_loader)(
+dataloader.train = L(build_semseg_train_loader)(
     dataset=L(get_detection_dataset_dicts)(names="???"),
     mapper=L(SemSegDatasetMapper)(
         is_train=True,
@@ -32,6 +34,8 @@ dataloader.train = L(build_detection_train_loader)(
     ),
     total_batch_size=16,
     num_workers=4,
+    seed="${train.seed}",
+    skip_batches=0,  # set by tools/train_net.py when resuming
 )
 dataloader.test = L(build_detection_test_loader)(
     dataset=L(get_detection_dataset_dicts)(names="???", filter_empty=False),

@@ -1,7 +1,7 @@
 """yacs config keys for users of `detectron2.modeling.build_model(cfg)`.
 
-LazyConfig (``configs/``) is the main path; this adapter exists so that yacs users can build the same
-modules through Detectron2's registries. Every key maps 1:1 to a keyword argument of a module.
+LazyConfig (``configs/``) is the main path; this adapter exists so that yacs users can build the
+same modules through Detectron2's registries. Every key maps 1:1 to a keyword argument of a module.
 """
 from detectron2.config import CfgNode as CN
 

@@ -1,4 +1,4 @@
-"""Shrunk ViT: a plain ViT with query-based down-sampling (QD) in one block (SegViT Sec. 3.2, Fig. 3).
+"""Shrunk ViT: plain ViT with query-based down-sampling (QD) in one block (SegViT Sec. 3.2, Fig. 3).
 
 Facts: ``segvit_facts.md`` section 4 (official ``vit_shrink``): inside block ``shrink_idx`` the
 queries are the top-left token of every 2x2 window (nearest 2x down-sampling), keys and values are
@@ -29,9 +29,7 @@ logger = logging.getLogger(__name__)
 QD_MODES = ("q", "qkv")
 
 
-def downsample_tokens(
-    x: torch.Tensor, hw: Tuple[int, int]
-) -> Tuple[torch.Tensor, Tuple[int, int]]:
+def downsample_tokens(x: torch.Tensor, hw: Tuple[int, int]) -> Tuple[torch.Tensor, Tuple[int, int]]:
     """Nearest 2x down-sampling of a token grid: the top-left token of every 2x2 window.
 
     Args:
@@ -74,7 +72,9 @@ def _query_downsampled_attention(
     q = F.linear(query, weight[:c], None if bias is None else bias[:c])  # (B, Nq, C)
     kv = F.linear(memory, weight[c:], None if bias is None else bias[c:])  # (B, N, 2C)
     q = q.reshape(b, nq, heads, head_dim).transpose(1, 2)  # (B, heads, Nq, hd)
-    k, v = kv.reshape(b, n, 2, heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)  # (B, heads, N, hd)
+    k, v = (
+        kv.reshape(b, n, 2, heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+    )  # (B, heads, N, hd)
     q, k = attn.q_norm(q), attn.k_norm(k)
     out = F.scaled_dot_product_attention(
         q, k, v, dropout_p=attn.attn_drop.p if attn.training else 0.0

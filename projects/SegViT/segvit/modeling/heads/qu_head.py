@@ -44,8 +44,8 @@ class QUATMHead(nn.Module):
     (``qu_layers`` standard post-norm ``nn.TransformerDecoderLayer``s: self-attention over the
     queries, cross-attention to the projected feature, ReLU FFN), the query state carried from one
     decoder to the next: first the shallow 1/16 feature, then the deep 1/32 one (not reversed). The
-    queries, reshaped to a (B, d, h16, w16) map, are the only input of an :class:`ATMSingleStageHead`
-    without input projection.
+    queries, reshaped to a (B, d, h16, w16) map, are the only input of an
+    :class:`ATMSingleStageHead` without input projection.
 
     Other input sizes: the query table is stored for ``query_grid`` (the training crop / 16) and
     resized (bicubic, ``align_corners=False``, like the ViT position embedding) to the grid of the

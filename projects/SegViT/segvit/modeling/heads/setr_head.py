@@ -1,12 +1,12 @@
 """SETR-naive decode head: the per-pixel baseline of SegViT Tables 4 and 8 (SETR, CVPR 2021).
 
 "Two 1x1 convolutions to get per-pixel classifications directly from the last layer of the ViT"
-(SegViT Sec. 4.4, Table 4): LayerNorm over the tokens (mmseg ``SETRUPHead``), 1x1 conv C -> 256 + SyncBN +
-ReLU, 1x1 conv 256 -> K, at the feature resolution; the logits are bilinearly upsampled to the
-image by the meta-architecture (:class:`~segvit.modeling.meta_arch.setr.SETR`), which also computes
-the pixel cross-entropy. SETR's paper describes SETR-naive this way; mmseg's config puts a 4x
-upsampling between the two convolutions (``up_scale=4``), i.e. the classifier runs at 1/4. We
-classify at 1/16 (``up_scale=1``, default), which also matches Table 8's 107.3 GFLOPs (see
+(SegViT Sec. 4.4, Table 4): LayerNorm over the tokens (mmseg ``SETRUPHead``), 1x1 conv C -> 256 +
+SyncBN + ReLU, 1x1 conv 256 -> K, at the feature resolution; the logits are bilinearly upsampled
+to the image by the meta-architecture (:class:`~segvit.modeling.meta_arch.setr.SETR`), which also
+computes the pixel cross-entropy. SETR's paper describes SETR-naive this way; mmseg's config puts
+a 4x upsampling between the two convolutions (``up_scale=4``), i.e. the classifier runs at 1/4.
+We classify at 1/16 (``up_scale=1``, default), which also matches Table 8's 107.3 GFLOPs (see
 ``benchmarks/flops.md``); set ``up_scale=4`` for the mmseg variant. No auxiliary heads.
 """
 
