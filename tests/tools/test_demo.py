@@ -1,0 +1,117 @@
+"""tools/demo.py and tools/visualize_predictions.py: files written, palettes, and clear errors."""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import LazyConfig, instantiate
+from PIL import Image
+
+from segvit.data.synthetic import SYNTHETIC_COLORS, generate_synthetic_dataset, register_synthetic
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = str(REPO / "configs/synthetic/segvit_tiny.py")
+TINY = ["model.backbone.depth=2", "model.backbone.out_indices=[0,1]"]
+TINY += ["model.head.in_features=[block1,block0]", "model.head.layers_per_stage=1"]
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo = _load_tool("demo")
+visualize = _load_tool("visualize_predictions")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A random-init tiny SegViT saved like a trained one."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    cfg = LazyConfig.apply_overrides(LazyConfig.load(CONFIG), TINY)
+    DetectionCheckpointer(instantiate(cfg.model), save_dir=str(folder)).save("model_final")
+    return str(folder / "model_final.pth")
+
+
+@pytest.fixture
+def images(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.RandomState(0)
+    for name, (h, w) in {"a.jpg": (70, 100), "b.png": (67, 93)}.items():
+        Image.fromarray(rng.randint(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+def run_demo(checkpoint, inputs, output):
+    argv = ["--config-file", CONFIG, "--input", *inputs, "--output", str(output)]
+    return demo.main([*argv, *TINY, f"train.init_checkpoint={checkpoint}"])
+
+
+def test_demo_writes_overlays_palette_labels_and_areas(checkpoint, images, tmp_path):
+    out = tmp_path / "out"
+    areas = run_demo(checkpoint, [str(images)], out)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a_label.png",
+        "a_overlay.jpg",
+        "areas.json",
+        "b_label.png",
+        "b_overlay.jpg",
+    ]
+    label = Image.open(out / "b_label.png")
+    assert label.mode == "P" and label.size == (93, 67)
+    assert np.array(label).max() < len(SYNTHETIC_COLORS)
+    assert label.getpalette()[:3] == list(SYNTHETIC_COLORS[0])
+    assert Image.open(out / "a_overlay.jpg").size == (100, 70)
+    saved = json.loads((out / "areas.json").read_text())
+    assert saved == areas and set(saved) == {"a.jpg", "b.png"}
+    assert sum(saved["a.jpg"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_demo_accepts_globs(checkpoint, images, tmp_path):
+    areas = run_demo(checkpoint, [str(images / "*.jpg")], tmp_path / "out")
+    assert set(areas) == {"a.jpg"}
+
+
+def test_missing_checkpoint_is_a_clear_error(images, tmp_path):
+    with pytest.raises(FileNotFoundError, match="init_checkpoint"):
+        run_demo(str(tmp_path / "nope.pth"), [str(images)], tmp_path / "out")
+
+
+def test_unreadable_image_is_named(checkpoint, images, tmp_path):
+    (images / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="broken.jpg"):
+        run_demo(checkpoint, [str(images)], tmp_path / "out")
+
+
+def test_output_folder_with_other_files_is_refused_and_kept(checkpoint, images, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "my_notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="my_notes.txt"):
+        run_demo(checkpoint, [str(images)], out)
+    assert (out / "my_notes.txt").read_text() == "keep me"
+
+
+def test_missing_input_is_a_clear_error(checkpoint, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing_here"):
+        run_demo(checkpoint, [str(tmp_path / "nothing_here*.jpg")], tmp_path / "out")
+
+
+def test_visualize_predictions_draws_panels(checkpoint, tmp_path):
+    root = tmp_path / "synthetic"
+    generate_synthetic_dataset(str(root), num_train=1, num_val=2, seed=3)
+    register_synthetic(str(root), name_prefix="viz_synthetic")
+    out = tmp_path / "panels"
+    argv = ["--config-file", CONFIG, "--output", str(out), "--dataset", "viz_synthetic_val"]
+    visualize.main([*argv, *TINY, f"train.init_checkpoint={checkpoint}"])
+    panels = sorted(out.glob("*.png"))
+    assert len(panels) == 2
+    panel = np.array(Image.open(panels[0]))
+    image = np.array(Image.open(next((root / "images/val").glob("*.jpg"))))
+    # input | ground truth | prediction | 1-3 masks, each as wide as the image
+    assert panel.shape[1] >= 4 * image.shape[1]
