@@ -18,20 +18,13 @@ from pathlib import Path
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
-from detectron2.engine import (
-    default_argument_parser,
-    default_setup,
-    default_writers,
-    hooks,
-    launch,
-)
+from detectron2.engine import default_argument_parser, default_setup, default_writers, hooks, launch
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import segvit  # noqa: E402,F401  (registers datasets, backbones, heads)
-from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
 from segvit.engine import (  # noqa: E402
     AccumulatingTrainer,
     CaptureRNGState,
@@ -40,6 +33,7 @@ from segvit.engine import (  # noqa: E402
     create_ddp_model,
     preserve_rng,
 )
+from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
 
 logger = logging.getLogger("segvit.train_net")
 

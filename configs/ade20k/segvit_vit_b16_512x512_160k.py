@@ -2,8 +2,14 @@
 120.9 GFLOPs; facts section 5, ViT-B row).
 
 160k iters x 16 images = about 127 ADE20K epochs (20,210 training images). Pretrained weights:
-the ViT-B/16 used by SETR (``tools/convert_pretrained.py`` on a local timm/Google file) with
-ImageNet mean/std, passed as ``train.init_checkpoint``.
+the ViT-B/16 used by SETR, with ImageNet mean/std, converted with the pos-embed at the 512 grid::
+
+    python tools/convert_pretrained.py --input pretrained/jx_vit_base_p16_384-83fb41ba.pth \\
+        --output pretrained/vit_b16_512_segvit.pth --pretrain-img-size 512
+
+and passed as ``train.init_checkpoint``. Everything else is the common recipe: AdamW lr 2e-5
+(head x10), poly power 1.0 with 1,500 warm-up iterations, clip 35, batch 16, drop-path 0.1,
+short side 512 x [0.5, 2.0] jitter, slide inference 512 / 341.
 """
 
 from ..common.data.ade20k import dataloader
@@ -12,6 +18,12 @@ from ..common.optim import optimizer
 from ..common.schedule import lr_multiplier
 from ..common.train import train
 
+# mmseg resizes the stored 24x24 pos-embed once, at load time, to the 32x32 training grid and then
+# trains that 32x32 table; a 512 pos-embed grid reproduces this exactly (and 512 slide windows need
+# no resize at run time). The checkpoint must hold a 32x32 pos-embed (--pretrain-img-size 512
+# above): Detectron2's checkpointer skips a tensor of another shape with a warning.
+model.backbone.pretrain_img_size = 512
 model.head.num_classes = 150
 optimizer.weight_decay = 0.01
+lr_multiplier.power = 1.0
 train.max_iter = 160000

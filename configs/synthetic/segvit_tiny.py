@@ -9,6 +9,7 @@ deep supervision), AdamW with head lr x10, poly schedule with warm-up, grad clip
 from detectron2.config import LazyCall as L
 
 from segvit.data.synthetic import SYNTHETIC_CLASSES
+from segvit.modeling.backbone.conv_stem import ConvStem
 from segvit.modeling.meta_arch.inference import InferenceConfig
 
 from ..common.data.synthetic import dataloader
@@ -25,6 +26,9 @@ model.backbone.update(
     num_heads=4,
     drop_path_rate=0.0,
     out_indices=(1, 2, 3),
+    # Trained from scratch: a conv stem instead of the linear patch embedding (Xiao et al. 2021)
+    # makes the tiny ViT learn shapes within the demo's few minutes; see docs/design.md.
+    patch_embed=L(ConvStem)(patch_size="${..patch_size}", embed_dim="${..embed_dim}"),
 )
 model.head.update(
     in_features=["block3", "block2", "block1"],

@@ -1,4 +1,5 @@
 """Fixtures of the tools/train_net.py tests."""
+
 import pytest
 from train_net_helpers import PREFIX
 

@@ -4,11 +4,10 @@ Dropout (head) and drop-path (backbone) are active, augmentations are random, an
 evaluate during training, so the data stream, the RNG states in the checkpoint and the RNG
 isolation of evaluation are all needed for bit-identical weights.
 """
+
 import pytest
 import torch
 from train_net_helpers import TINY, read_metrics, run, train_net
-
-pytestmark = pytest.mark.usefixtures("tiny_dataset")
 
 RUN = [
     *TINY,
@@ -47,10 +46,19 @@ def final_weights(output_dir):
     return torch.load(output_dir / "model_final.pth", weights_only=True)["model"]
 
 
+@pytest.fixture(scope="module")
+def straight(tiny_dataset, tmp_path_factory):
+    """The output folder of an uninterrupted run."""
+    output_dir = tmp_path_factory.mktemp("straight")
+    run([*RUN, f"train.output_dir={output_dir}"])
+    return output_dir
+
+
 @pytest.mark.parametrize("resume_workers", [0, 2], ids=["main-process", "2-workers"])
-def test_killed_and_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch, resume_workers):
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    run([*RUN, f"train.output_dir={straight}"])
+def test_killed_and_resumed_run_ends_with_the_same_weights(
+    straight, tmp_path, monkeypatch, resume_workers
+):
+    resumed = tmp_path / "resumed"
 
     with monkeypatch.context() as patch:
         patch.setattr(train_net, "build_trainer", kill_before(4))
@@ -67,8 +75,5 @@ def test_killed_and_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch
     assert expected.keys() == actual.keys()
     different = [k for k in expected if not torch.equal(expected[k], actual[k])]
     assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
-
-    losses = {m["iteration"]: m["total_loss"] for m in read_metrics(straight) if "total_loss" in m}
-    after = [m for m in read_metrics(resumed) if "total_loss" in m][-3:]  # the resumed part
-    assert [m["iteration"] for m in after] == [3, 4, 5]
-    assert all(m["total_loss"] == losses[m["iteration"]] for m in after)
+    resumed_part = [m["iteration"] for m in read_metrics(resumed) if "total_loss" in m][-3:]
+    assert resumed_part == [3, 4, 5]

@@ -1,11 +1,12 @@
 """tools/train_net.py: a few iterations of training, resume, eval-only, and early config errors."""
+
 import shutil
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from train_net_helpers import PREFIX, TINY, read_metrics, run
+from train_net_helpers import TINY, read_metrics, run
 
 from segvit.data.synthetic import register_synthetic
 
@@ -24,7 +25,12 @@ def test_train_writes_checkpoints_logs_tensorboard_and_evaluates(tiny_dataset, t
 
 def test_resume_continues_from_the_last_checkpoint(tiny_dataset, tmp_path):
     out = tmp_path / "run"
-    common = [*TINY, f"train.output_dir={out}", "train.eval_period=0", "train.checkpointer.period=2"]
+    common = [
+        *TINY,
+        f"train.output_dir={out}",
+        "train.eval_period=0",
+        "train.checkpointer.period=2",
+    ]
     run([*common, "train.max_iter=2"])
     first = torch.load(out / "model_final.pth", weights_only=False)
     assert first["iteration"] == 1 and "optimizer" in first["trainer"]
@@ -89,7 +95,9 @@ def test_label_value_out_of_range_names_the_file_and_the_value(tiny_dataset, tmp
         label = np.array(Image.open(png))
         label[0, 0] = 200  # >= 8 classes, not the ignore value 255
         Image.fromarray(label).save(png)
-    with pytest.raises(ValueError, match=r"annotations_detectron2/train/\S+\.png contains value.* 200"):
+    with pytest.raises(
+        ValueError, match=r"annotations_detectron2/train/\S+\.png contains value.* 200"
+    ):
         run([*TINY, *names, f"train.output_dir={tmp_path / 'run'}", "train.max_iter=1"])
 
 

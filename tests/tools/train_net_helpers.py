@@ -1,4 +1,5 @@
 """Shared by the tests of tools/train_net.py: the tool as a module, a tiny-run override list."""
+
 import importlib.util
 import json
 import socket
@@ -9,8 +10,9 @@ CONFIG = str(REPO / "configs/synthetic/segvit_tiny.py")
 PREFIX = "tiny_synthetic_sem_seg"
 
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+def load_tool(name, folder="tools"):
+    """The script ``<repo>/<folder>/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(f"_{folder}_{name}", REPO / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -251,7 +251,7 @@ def _read_meta(root: str) -> Optional[Dict]:
 
 
 def _check_root(root: str, meta: Optional[Dict]) -> bool:
-    """True if ``root`` already holds the dataset ``meta`` describes (any of ours if ``meta`` is None).
+    """True if ``root`` holds the dataset that ``meta`` describes (any of ours if ``meta`` is None).
 
     Raises ValueError if ``root`` holds anything else; returns False if it is missing or empty.
     """
@@ -259,8 +259,9 @@ def _check_root(root: str, meta: Optional[Dict]) -> bool:
         return False
     if not os.path.isdir(root):
         raise ValueError(
-            f"The synthetic dataset folder {root!r} exists but is not a folder. Remove it, or set "
-            "DETECTRON2_DATASETS to another folder (the dataset goes to $DETECTRON2_DATASETS/synthetic)."
+            f"The synthetic dataset path {root!r} exists but is not a folder. Remove it, or set "
+            "DETECTRON2_DATASETS to another folder (the dataset goes to "
+            "$DETECTRON2_DATASETS/synthetic)."
         )
     found = _read_meta(root)
     if found is None:
@@ -269,8 +270,8 @@ def _check_root(root: str, meta: Optional[Dict]) -> bool:
         raise ValueError(
             f"Refusing to write the synthetic dataset into {root!r}: it holds files that were not "
             "made by the synthetic dataset generator (no matching meta.json). Set "
-            "DETECTRON2_DATASETS to another folder (the dataset goes to $DETECTRON2_DATASETS/synthetic) "
-            "or pass another root, or remove that folder yourself."
+            "DETECTRON2_DATASETS to another folder (the dataset goes to "
+            "$DETECTRON2_DATASETS/synthetic) or pass another root, or remove that folder yourself."
         )
     if found.get("version") != _VERSION or (meta is not None and found != meta):
         raise ValueError(
@@ -282,7 +283,7 @@ def _check_root(root: str, meta: Optional[Dict]) -> bool:
 
 
 def _write_split(folder: str, split: str, count: int, seed: int) -> None:
-    """Write ``count`` samples of ``split`` under ``folder`` (images/ and annotations_detectron2/)."""
+    """Write ``count`` samples of ``split`` into ``folder``/{images,annotations_detectron2}/."""
     image_dir = os.path.join(folder, "images", split)
     label_dir = os.path.join(folder, "annotations_detectron2", split)
     os.makedirs(image_dir)
@@ -344,6 +345,7 @@ def generate_synthetic_dataset(
         "Generating the synthetic dataset (%d train, %d val) in %s", num_train, num_val, root
     )
     tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(root)}.tmp-", dir=parent)
+    os.chmod(tmp_dir, 0o755)  # mkdtemp makes it private; the dataset is meant to be shared
     try:
         for split, count in (("train", num_train), ("val", num_val)):
             _write_split(tmp_dir, split, count, seed)
@@ -356,7 +358,7 @@ def generate_synthetic_dataset(
 
 
 def ensure_synthetic_dataset(root: Optional[str] = None) -> str:
-    """Return ``root`` (default :func:`default_root`), generating the dataset there if it is missing.
+    """Return ``root`` (default :func:`default_root`); generate the dataset there if it is missing.
 
     A folder that already holds a dataset from this generator (same version, any seed or size) is
     reused as it is.
@@ -386,7 +388,8 @@ def register_synthetic(root: Optional[str] = None, *, name_prefix: str = "synthe
     """Register ``{name_prefix}_train`` and ``{name_prefix}_val`` (cheap: nothing is written).
 
     Args:
-        root (str or None): dataset folder; default ``$DETECTRON2_DATASETS/synthetic``, resolved now.
+        root (str or None): dataset folder; default ``$DETECTRON2_DATASETS/synthetic``, read
+            from the environment when this function is called.
         name_prefix (str): prefix of the dataset names.
     """
     root = os.path.normpath(root or default_root())

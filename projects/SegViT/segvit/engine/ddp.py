@@ -18,10 +18,10 @@ def check_distributed_device(device: str) -> None:
     backend = torch.distributed.get_backend()
     if backend.lower() == "nccl":
         raise ValueError(
-            f"train.device={device!r} with {comm.get_world_size()} processes, but the process group "
-            "uses NCCL (Detectron2's launch picks it when CUDA is available), which cannot reduce "
-            "CPU tensors. Hide the GPUs (CUDA_VISIBLE_DEVICES=) so that launch uses gloo, or train "
-            "on CUDA."
+            f"train.device={device!r} with {comm.get_world_size()} processes, but the process "
+            "group uses NCCL (Detectron2's launch picks it when CUDA is available), which cannot "
+            "reduce CPU tensors. Hide the GPUs (CUDA_VISIBLE_DEVICES=) so that launch uses gloo, "
+            "or train on CUDA."
         )
 
 

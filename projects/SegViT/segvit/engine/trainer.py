@@ -49,7 +49,9 @@ class AccumulatingTrainer(SimpleTrainer):
             grad_scaler (GradScaler or None): loss scaler for float16; None for none.
         """
         if accum_steps < 1:
-            raise ValueError(f"accum_steps must be >= 1, got {accum_steps} (train.grad_accum_steps)")
+            raise ValueError(
+                f"accum_steps must be >= 1, got {accum_steps} (train.grad_accum_steps)"
+            )
         super().__init__(model, data_loader, optimizer)
         self.accum_steps = int(accum_steps)
         self.precision = precision

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY
 from timm.models.vision_transformer import Attention, Block
+from torch import nn
 
 from .vit import ViT
 
@@ -80,6 +81,7 @@ def _query_downsampled_attention(
         q, k, v, dropout_p=attn.attn_drop.p if attn.training else 0.0
     )  # (B, heads, Nq, hd); scale head_dim^-0.5 as in timm
     out = out.transpose(1, 2).reshape(b, nq, c)  # (B, Nq, C)
+    out = getattr(attn, "norm", nn.Identity())(out)  # newer timm: optional scale-norm (Identity)
     return attn.proj_drop(attn.proj(out))
 
 

@@ -53,6 +53,7 @@ class ViT(Backbone):
         norm_eps: float = 1e-6,
         out_indices: Sequence[int] = (5, 7, 11),
         pretrained: Optional[str] = None,
+        patch_embed: Optional[nn.Module] = None,
     ):
         """
         Args:
@@ -71,6 +72,9 @@ class ViT(Backbone):
                 named ``f"block{i}"`` (ViT-B (5, 7, 11), ViT-L (7, 15, 23)).
             pretrained (str, optional): local timm ``.pth``/``.safetensors``, mmseg ``.pth`` or
                 Google ``.npz`` file loaded at construction (see ``segvit.checkpoint.vit_weights``).
+            patch_embed (nn.Module, optional): replaces the linear patch embedding (timm
+                ``PatchEmbed``); maps (B, in_chans, H, W) to (B, C, H/patch, W/patch), e.g.
+                :class:`~segvit.modeling.backbone.conv_stem.ConvStem` for training from scratch.
         """
         super().__init__()
         img_h, img_w = (
@@ -102,12 +106,16 @@ class ViT(Backbone):
         self.out_indices = out_indices
 
         # img_size=None: timm does no size checks; forward checks divisibility itself.
-        self.patch_embed = PatchEmbed(
-            img_size=None,
-            patch_size=patch_size,
-            in_chans=in_chans,
-            embed_dim=embed_dim,
-            flatten=False,
+        self.patch_embed = (
+            patch_embed
+            if patch_embed is not None
+            else PatchEmbed(
+                img_size=None,
+                patch_size=patch_size,
+                in_chans=in_chans,
+                embed_dim=embed_dim,
+                flatten=False,
+            )
         )
         gh, gw = self.pretrain_grid
         self.pos_embed = nn.Parameter(torch.zeros(1, gh * gw, embed_dim))  # (1, Gh*Gw, C)
