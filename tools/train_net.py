@@ -1,14 +1,17 @@
 #!/usr/bin/env python
 """Train and evaluate SegViT (and the MaskFormer/Mask2Former baselines) from a LazyConfig file.
 
-The shape of Detectron2's ``tools/lazyconfig_train_net.py``. Examples::
+The shape of Detectron2's ``tools/lazyconfig_train_net.py``; docs/training.md has the details.
+Examples::
 
     python tools/train_net.py --config-file configs/synthetic/segvit_tiny.py train.device=cpu
     python tools/train_net.py --config-file configs/ade20k/segvit_vit_b16_512x512_160k.py \\
-        --num-gpus 8 train.init_checkpoint=pretrained/vit_b16_d2.pth
+        --num-gpus 8 train.init_checkpoint=pretrained/vit_b16_512_segvit.pth
+    python tools/train_net.py --config-file ... --num-gpus 2 \\
+        dataloader.train.total_batch_size=4 train.grad_accum_steps=4   # batch 16 on 2 GPUs
     python tools/train_net.py --config-file ... --eval-only --eval-modes whole,slide,ms_flip \\
-        train.init_checkpoint=output/model_final.pth
-    python tools/train_net.py --config-file ... --resume   # continue a killed run
+        train.init_checkpoint=output/model_final.pth   # results "sem_seg[whole]", ...
+    python tools/train_net.py --config-file ... --resume   # continue a killed run exactly
 """
 import dataclasses
 import logging

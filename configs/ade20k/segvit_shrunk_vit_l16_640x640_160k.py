@@ -4,6 +4,9 @@
 from ..common.models.segvit_shrunk import model
 from .segvit_vit_l16_640x640_160k import dataloader, lr_multiplier, optimizer, train
 
+# pos-embed stored at the 40x40 training grid, the table mmseg trains after resizing the
+# 24x24 one at load time (as the ViT-B config; convert with --pretrain-img-size 640)
+model.backbone.pretrain_img_size = 640
 model.head.num_classes = 150
 model.head.query_grid = (40, 40)  # 640 / 16
 model.inference.update(crop_size=(640, 640), stride=(608, 608))

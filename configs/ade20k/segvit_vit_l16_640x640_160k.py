@@ -15,6 +15,9 @@ dataloader.train.mapper.augmentations.update(
     crop_size=(640, 640), img_scale=(2048, 640)  # short side 640 x [0.5, 2.0]
 )
 dataloader.test.mapper.augmentations.img_scale = (2048, 640)  # short side 640
+# pos-embed stored at the 40x40 training grid, the table mmseg trains after resizing the
+# 24x24 one at load time (as the ViT-B config; convert with --pretrain-img-size 640)
+model.backbone.pretrain_img_size = 640
 model.head.num_classes = 150
 model.inference.update(crop_size=(640, 640), stride=(608, 608))
 optimizer.weight_decay = 0.01

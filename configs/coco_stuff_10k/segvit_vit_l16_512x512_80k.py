@@ -10,6 +10,9 @@ from ..common.optim import optimizer
 from ..common.schedule import lr_multiplier
 from ..common.train import train
 
+# pos-embed stored at the 32x32 training grid, the table mmseg trains after resizing the
+# 24x24 one at load time (as the ViT-B config; convert with --pretrain-img-size 512)
+model.backbone.pretrain_img_size = 512
 model.head.num_classes = 171
 model.inference.update(crop_size=(512, 512), stride=(341, 341))  # stride = 2/3 of the window
 optimizer.weight_decay = 0.02

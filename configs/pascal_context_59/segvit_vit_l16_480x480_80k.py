@@ -15,6 +15,9 @@ from ..common.optim import optimizer
 from ..common.schedule import lr_multiplier
 from ..common.train import train
 
+# pos-embed stored at the 30x30 training grid, the table mmseg trains after resizing the
+# 24x24 one at load time (as the ViT-B config; convert with --pretrain-img-size 480)
+model.backbone.pretrain_img_size = 480
 model.head.num_classes = 59
 model.inference.update(crop_size=(480, 480), stride=(320, 320))
 optimizer.lr = 5e-6

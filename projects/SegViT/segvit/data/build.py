@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 import torch.utils.data as torchdata
-from detectron2.data import build_detection_train_loader
+from detectron2.data import DatasetFromList, build_detection_train_loader
 from detectron2.data.samplers import TrainingSampler
 from detectron2.utils import comm
 
@@ -161,6 +161,8 @@ def build_semseg_train_loader(
     )
     if skip_batches:
         logger.info("Training data stream: resuming after %d batches", skip_batches)
+    if isinstance(dataset, list):  # serialised, as Detectron2 does (no copy-on-read in workers)
+        dataset = DatasetFromList(dataset, copy=False)
     return build_detection_train_loader(
         PositionSeededMapDataset(dataset, mapper, seed),
         mapper=None,
