@@ -57,30 +57,30 @@ EXPLANATION = """\
 
 FLOPs count multiply-adds only; wall time also pays for memory-bound work that FLOPs ignore, and
 the Shrunk model moves compute from large, efficient matmuls (backbone) to smaller, less
-efficient ones (QU head). Per part, for the ViT-L pair (GFLOPs from `flops.md`, seconds from
-the table above):
+efficient ones (QU head). Per part (GFLOPs from `flops.md`, seconds from the table above):
 
-| part | SegViT GFLOPs | Shrunk GFLOPs | FLOPs ratio | SegViT s | Shrunk s | time ratio |
-|---|---|---|---|---|---|---|
-{part_rows}
+{part_tables}
 
-1. **Backbone** (ratio {bb_time:.2f}x in time vs {bb_flops:.2f}x in FLOPs): after QD, 16 of the
-   24 blocks run on 400 instead of 1,600 tokens; their GEMMs get 4x smaller and LayerNorm, GELU
-   and residual adds (not in the FLOP count) shrink with them, but the first 8 blocks and the QD
-   block's full-resolution K/V projections are unchanged.
-2. **Head** (Shrunk {head_ratio:.1f}x slower for {head_flops:.1f}x the FLOPs): the QU decoders run
-   self- and cross-attention over 1,600 queries with 16 heads of dimension 32. In eval mode
-   PyTorch's fused `nn.MultiheadAttention` CPU path computes the self-attention with batched
-   matmuls of head dimension 32 and materialises the 16 x 1,600 x 1,600 attention (softmax and
-   copies), which is memory-bound; a one-off `torch.profiler` run of the ViT-L QU head (2
-   threads) put `bmm` + `_softmax` + `copy_` at about 40% of its time. The ATM head of SegViT
-   has only 150 queries.
+For the ViT-L pair:
+
+1. **Backbone** ({bb_time:.2f}x faster for {bb_flops:.2f}x fewer FLOPs): after QD, 16 of the 24
+   blocks run on 400 instead of 1,600 tokens, and LayerNorm, GELU and residual adds (not in the
+   FLOP count) shrink with the GEMMs; {bb_verdict}
+2. **Head** ({head_ratio:.1f}x slower for {head_flops:.1f}x the FLOPs): the QU decoders run self-
+   and cross-attention over 1,600 queries with 16 heads of dimension 32. In eval mode PyTorch's
+   fused `nn.MultiheadAttention` CPU path computes the self-attention with batched matmuls of
+   head dimension 32 and materialises the 16 x 1,600 x 1,600 attention (softmax, copies), which
+   is memory-bound; a one-off `torch.profiler` run of the ViT-L QU head (2 threads) put `bmm` +
+   `_softmax` + `copy_` at about 40% of its time. SegViT's ATM head has only 150 queries.
 3. **Rest** ({rest_segvit:.2f} s vs {rest_shrunk:.2f} s): upsampling 150 mask maps to 640x640,
-   the sigmoid, the class-mask einsum (9.2 GFLOPs in both models) and post-processing are the
-   same for both models and do not shrink, which dilutes the gain.
-4. **Shared machine**: the load average was well above the 2 cores during the run, so each
-   number carries tens of percent of noise; the alternating order keeps the ratio fair, but
-   treat the ratios as rough. The paper reports FLOPs only, no CPU timings.
+   the sigmoid, the class-mask einsum (9.2 GFLOPs) and post-processing are the same in both
+   models and do not shrink, which dilutes the gain.
+
+{small_pair}
+
+**Shared machine**: the load average was above the 2 cores during the run, so every number
+carries tens of percent of noise; alternating the two models keeps the ratio fair, but treat
+the ratios as rough. The paper reports FLOPs only, no CPU timings.
 """
 
 
@@ -229,30 +229,67 @@ def render(rows: Sequence[Dict], load_before: str, load_after: str, runs: int) -
         "Shrunk GFLOPs.",
         "",
     ]
-    if rows:
-        lines.append(explanation(rows[0]))
+    if rows and rows[0]["label"].startswith("ViT-L"):  # the text below is about the ViT-L pair
+        lines.append(explanation(rows))
+    else:
+        lines += [part_table(r) + "\n" for r in rows]
     return "\n".join(lines)
 
 
-def explanation(row: Dict) -> str:
-    """:data:`EXPLANATION` filled with the per-part numbers of one pair."""
-    fs, fk = row["segvit_gflops"], row["shrunk_gflops"]
-    ts, tk = row["segvit"], row["shrunk"]
-    part_rows = []
+def part_table(row: Dict) -> str:
+    """GFLOPs and seconds per part (total, backbone, head, rest) of one pair."""
+    fs, fk, ts, tk = row["segvit_gflops"], row["shrunk_gflops"], row["segvit"], row["shrunk"]
+    nan = float("nan")
+    lines = [
+        f"{row['label']} ({row['hw'][0]}x{row['hw'][1]}):",
+        "",
+        "| part | SegViT GFLOPs | Shrunk GFLOPs | FLOPs ratio | SegViT s | Shrunk s | time ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for part in PARTS:
-        part_rows.append(
-            f"| {part} | {fs.get(part, float('nan')):.1f} | {fk.get(part, float('nan')):.1f} "
-            f"| {fs.get(part, float('nan')) / fk.get(part, float('nan')):.2f}x | {ts[part]:.2f} "
-            f"| {tk[part]:.2f} | {ts[part] / tk[part]:.2f}x |"
+        a, b = fs.get(part, nan), fk.get(part, nan)
+        lines.append(
+            f"| {part} | {a:.1f} | {b:.1f} | {a / b:.2f}x | {ts[part]:.2f} | {tk[part]:.2f} "
+            f"| {ts[part] / tk[part]:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def explanation(rows: Sequence[Dict]) -> str:
+    """:data:`EXPLANATION` filled with this run's numbers (first pair: ViT-L, then ViT-B)."""
+    big = rows[0]
+    fs, fk, ts, tk = big["segvit_gflops"], big["shrunk_gflops"], big["segvit"], big["shrunk"]
+    bb_time, bb_flops = ts["backbone"] / tk["backbone"], fs["backbone"] / fk["backbone"]
+    if bb_time >= 0.9 * bb_flops:
+        bb_verdict = (
+            "the backbone speeds up about as much as its FLOPs drop, so the gap is not here."
+        )
+    else:
+        bb_verdict = (
+            "the backbone gains less than its FLOPs: the GEMMs on 400 tokens run less efficiently "
+            "and the first 8 blocks plus the QD block's full-resolution K/V are unchanged."
+        )
+    small_pair = ""
+    if len(rows) > 1:
+        s = rows[1]
+        sf, kf = s["segvit_gflops"], s["shrunk_gflops"]
+        small_pair = (
+            f"For the {s['label']} pair the trade is worse: QD saves "
+            f"{sf['backbone'] - kf['backbone']:.1f} backbone GFLOPs while QU adds "
+            f"{kf['head'] - sf['head']:.1f} head GFLOPs (only {s['flops_ratio']:.2f}x fewer in "
+            f"total), and the QU head runs at a lower rate than the backbone, so the measured "
+            f"speed-up is {s['speedup']:.2f}x."
         )
     return EXPLANATION.format(
-        part_rows="\n".join(part_rows),
-        bb_time=ts["backbone"] / tk["backbone"],
-        bb_flops=fs["backbone"] / fk["backbone"],
+        part_tables="\n\n".join(part_table(r) for r in rows),
+        bb_time=bb_time,
+        bb_flops=bb_flops,
+        bb_verdict=bb_verdict,
         head_ratio=tk["head"] / ts["head"],
         head_flops=fk["head"] / fs["head"],
         rest_segvit=ts["rest"],
         rest_shrunk=tk["rest"],
+        small_pair=small_pair,
     )
 
 

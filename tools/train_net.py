@@ -181,9 +181,14 @@ def do_train(args, cfg):
 
 
 def check_overrides(cfg, overrides):
-    """Refuse ``key=value`` overrides whose key is not in the config (a typo would be ignored)."""
+    """Refuse ``key=value`` overrides whose key is not in the config (a typo would be ignored).
+
+    ``+key=value`` adds a key on purpose (hydra's syntax), e.g. an argument left at its default.
+    """
     for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
+        if override.startswith("+"):
+            continue
+        key = override.split("=", 1)[0].lstrip("~")
         if OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
             parent = key.rsplit(".", 1)[0] if "." in key else ""
             node = OmegaConf.select(cfg, parent) if parent else cfg

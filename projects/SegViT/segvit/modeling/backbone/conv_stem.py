@@ -13,15 +13,24 @@ from torch import nn
 
 
 class ConvStem(nn.Module):
-    """log2(patch_size) x [3x3 conv stride 2 - BatchNorm - ReLU], then a 1x1 conv to embed_dim.
+    """log2(patch_size) stages of [3x3 conv - BatchNorm - ReLU] x ``convs_per_stage`` (the first
+    of each stage with stride 2), then a 1x1 conv to embed_dim.
 
     Args:
         patch_size (int): total stride, a power of two (e.g. 8 or 16).
         in_chans (int): image channels.
         embed_dim (int): output channels C; the hidden widths double up to C / 2.
+        convs_per_stage (int): 3x3 convolutions per stride-2 stage (1 in Xiao et al.).
     """
 
-    def __init__(self, *, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768):
+    def __init__(
+        self,
+        *,
+        patch_size: int = 16,
+        in_chans: int = 3,
+        embed_dim: int = 768,
+        convs_per_stage: int = 1,
+    ):
         super().__init__()
         num_convs = int(math.log2(patch_size))
         if 2**num_convs != patch_size or num_convs < 1:
@@ -29,12 +38,13 @@ class ConvStem(nn.Module):
         widths = [max(embed_dim // 2 ** (num_convs - i), 8) for i in range(num_convs)]
         layers, channels = [], in_chans
         for width in widths:
-            layers += [
-                nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(width),
-                nn.ReLU(inplace=True),
-            ]
-            channels = width
+            for i in range(convs_per_stage):
+                layers += [
+                    nn.Conv2d(channels, width, 3, stride=2 if i == 0 else 1, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ]
+                channels = width
         layers.append(nn.Conv2d(channels, embed_dim, 1))
         self.proj = nn.Sequential(*layers)
         self.patch_size = patch_size
