@@ -66,12 +66,14 @@ For the ViT-L pair:
 1. **Backbone** ({bb_time:.2f}x faster for {bb_flops:.2f}x fewer FLOPs): after QD, 16 of the 24
    blocks run on 400 instead of 1,600 tokens, and LayerNorm, GELU and residual adds (not in the
    FLOP count) shrink with the GEMMs; {bb_verdict}
-2. **Head** ({head_ratio:.1f}x slower for {head_flops:.1f}x the FLOPs): the QU decoders run self-
-   and cross-attention over 1,600 queries with 16 heads of dimension 32. In eval mode PyTorch's
-   fused `nn.MultiheadAttention` CPU path computes the self-attention with batched matmuls of
-   head dimension 32 and materialises the 16 x 1,600 x 1,600 attention (softmax, copies), which
-   is memory-bound; a one-off `torch.profiler` run of the ViT-L QU head (2 threads) put `bmm` +
-   `_softmax` + `copy_` at about 40% of its time. SegViT's ATM head has only 150 queries.
+2. **Head** ({head_ratio:.1f}x slower for {head_flops:.1f}x the FLOPs): the {head_extra:.1f} GFLOPs
+   that QU adds cost {head_extra_s:.2f} s ({head_rate:.0f} GFLOP/s), while the {bb_saved:.1f}
+   backbone GFLOPs that QD saves took {bb_saved_s:.2f} s ({bb_rate:.0f} GFLOP/s). The QU decoders
+   run self- and cross-attention over 1,600 queries with 16 heads of dimension 32; in eval mode
+   PyTorch's fused `nn.MultiheadAttention` CPU path computes the self-attention with batched
+   matmuls of head dimension 32 and materialises the 16 x 1,600 x 1,600 attention (softmax,
+   copies), which is memory-bound: a one-off `torch.profiler` run of the ViT-L QU head (2
+   threads) put `bmm` + `_softmax` + `copy_` at about 40% of its time.
 3. **Rest** ({rest_segvit:.2f} s vs {rest_shrunk:.2f} s): upsampling 150 mask maps to 640x640,
    the sigmoid, the class-mask einsum (9.2 GFLOPs) and post-processing are the same in both
    models and do not shrink, which dilutes the gain.
@@ -275,10 +277,11 @@ def explanation(rows: Sequence[Dict]) -> str:
         sf, kf = s["segvit_gflops"], s["shrunk_gflops"]
         small_pair = (
             f"For the {s['label']} pair the trade is worse: QD saves "
-            f"{sf['backbone'] - kf['backbone']:.1f} backbone GFLOPs while QU adds "
-            f"{kf['head'] - sf['head']:.1f} head GFLOPs (only {s['flops_ratio']:.2f}x fewer in "
-            f"total), and the QU head runs at a lower rate than the backbone, so the measured "
-            f"speed-up is {s['speedup']:.2f}x."
+            f"{sf['backbone'] - kf['backbone']:.1f} backbone GFLOPs "
+            f"({s['segvit']['backbone'] - s['shrunk']['backbone']:.2f} s) while QU adds "
+            f"{kf['head'] - sf['head']:.1f} head GFLOPs "
+            f"({s['shrunk']['head'] - s['segvit']['head']:.2f} s), only {s['flops_ratio']:.2f}x "
+            f"fewer FLOPs in total, so the measured speed-up is {s['speedup']:.2f}x."
         )
     return EXPLANATION.format(
         part_tables="\n\n".join(part_table(r) for r in rows),
@@ -286,6 +289,12 @@ def explanation(rows: Sequence[Dict]) -> str:
         bb_flops=bb_flops,
         bb_verdict=bb_verdict,
         head_ratio=tk["head"] / ts["head"],
+        head_extra=fk["head"] - fs["head"],
+        head_extra_s=tk["head"] - ts["head"],
+        head_rate=(fk["head"] - fs["head"]) / max(tk["head"] - ts["head"], 1e-9),
+        bb_saved=fs["backbone"] - fk["backbone"],
+        bb_saved_s=ts["backbone"] - tk["backbone"],
+        bb_rate=(fs["backbone"] - fk["backbone"]) / max(ts["backbone"] - tk["backbone"], 1e-9),
         head_flops=fk["head"] / fs["head"],
         rest_segvit=ts["rest"],
         rest_shrunk=tk["rest"],

@@ -23,6 +23,8 @@ def add_segvit_config(cfg: CN) -> CN:
     vit.DROP_PATH_RATE = 0.1
     vit.OUT_INDICES = [5, 7, 11]  # 0-indexed blocks; features are named "block5", "block7", ...
     vit.PRETRAINED = ""  # optional local timm .pth/.safetensors or Google .npz file
+    vit.SHRINK_IDX = 6  # "SegViTShrunkViT": 0-indexed QD block (ViT-B 6, ViT-L 8); >= DEPTH: off
+    vit.QD_MODE = "q"  # "q" (queries only, the paper) | "qkv" (Table 7 ablation)
 
     # ATM head (SEM_SEG_HEADS_REGISTRY name "ATMHead").
     atm = cfg.MODEL.SEGVIT.ATM = CN()
@@ -32,6 +34,17 @@ def add_segvit_config(cfg: CN) -> CN:
     atm.LAYERS_PER_STAGE = 3
     atm.FFN_RATIO = 4
     atm.DROPOUT = 0.1
+
+    # QU + single-stage ATM head of Shrunk SegViT (SEM_SEG_HEADS_REGISTRY name "QUATMHead").
+    qu = cfg.MODEL.SEGVIT.QU = CN()
+    qu.IN_FEATURES = ["block5", "block11"]  # the 1/16 feature before QD first, then the 1/32 one
+    qu.QUERY_GRID = [32, 32]  # crop / 16; resized to other inputs
+    qu.EMBED_DIM = 384
+    qu.NUM_HEADS = 12
+    qu.QU_LAYERS = 3
+    qu.ATM_LAYERS = 3
+    qu.FFN_RATIO = 4
+    qu.DROPOUT = 0.1
 
     # ATM criterion (query k <-> class k).
     loss = cfg.MODEL.SEGVIT.LOSS = CN()

@@ -1,7 +1,7 @@
 """A built-in synthetic semantic segmentation dataset: textured backgrounds with coloured shapes.
 
-The class of a pixel cannot be read from its colour: every shape class and the background draw
-their colours from one shared palette, so shape and context decide. The dataset is generated once,
+The class of a pixel cannot be read from its colour: the colour palettes of the classes overlap
+(each hue fills two shape classes, and backgrounds use every colour), so shape and context decide. The dataset is generated once,
 deterministically from a seed, in the layout Detectron2 uses for ADE20K::
 
     <root>/images/{train,val}/*.jpg
@@ -53,7 +53,7 @@ IGNORE_LABEL = 255
 SPLITS = ("train", "val")
 
 _GENERATOR = "segvit-synthetic"
-_VERSION = 1
+_VERSION = 2  # 2: partly overlapping class palettes (1: one shared palette)
 _DEFAULTS = {"num_train": 300, "num_val": 50, "seed": 0}
 _SPLIT_IDS = {"train": 0, "val": 1}
 _JPEG_QUALITY = 90
@@ -62,7 +62,9 @@ _SHAPE_SIZE = (0.28, 0.45)  # shape diameter as a fraction of the short image si
 _MAX_SHAPES = 5
 _MIN_CONTRAST = 70.0  # min RGB distance between a fill and the colours it is drawn over
 
-# Image colours (RGB), shared by all classes: no colour belongs to one class.
+# Image colours (RGB). The first 7 are hues; shape class k (1..7) fills with hues k-1 and k
+# (mod 7), so every hue is shared by exactly two shape classes, and backgrounds use all colours:
+# colour narrows a pixel to "background or one of two shapes"; shape and context decide.
 _PALETTE = np.array(
     [
         [220, 50, 50],
@@ -80,6 +82,9 @@ _PALETTE = np.array(
     ],
     dtype=np.float32,
 )
+_NUM_HUES = 7
+_CLASS_PALETTES = {k: [(k - 1) % _NUM_HUES, k % _NUM_HUES] for k in range(1, _NUM_HUES + 1)}
+_BACKGROUND_PALETTE = list(range(len(_PALETTE)))
 
 
 def default_root() -> str:
@@ -135,21 +140,25 @@ def _shape_mask(cls: int, hw: Tuple[int, int], cx: float, cy: float, r: float, a
     return mask
 
 
-def _pick_color(rng: np.random.Generator, avoid: List[np.ndarray]) -> np.ndarray:
-    """A jittered palette colour (3,) at least ``_MIN_CONTRAST`` away from ``avoid`` if possible."""
+def _pick_color(
+    rng: np.random.Generator, avoid: List[np.ndarray], candidates: List[int]
+) -> np.ndarray:
+    """A jittered colour (3,) of ``_PALETTE[candidates]``, at least ``_MIN_CONTRAST`` away from
+    ``avoid`` if possible (else the most distant candidate)."""
+    palette = _PALETTE[candidates]
     if avoid:
-        dist = np.linalg.norm(_PALETTE[:, None] - np.stack(avoid)[None], axis=2).min(axis=1)
+        dist = np.linalg.norm(palette[:, None] - np.stack(avoid)[None], axis=2).min(axis=1)
         ok = np.flatnonzero(dist >= _MIN_CONTRAST)
         idx = rng.choice(ok) if len(ok) else int(np.argmax(dist))
     else:
-        idx = rng.integers(len(_PALETTE))
-    return np.clip(_PALETTE[idx] + rng.uniform(-15, 15, 3), 0, 255).astype(np.float32)
+        idx = rng.integers(len(palette))
+    return np.clip(palette[idx] + rng.uniform(-15, 15, 3), 0, 255).astype(np.float32)
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> Tuple[np.ndarray, List[np.ndarray]]:
     """A textured (H, W, 3) float32 background and the colours it is made of."""
-    c1 = _pick_color(rng, [])
-    c2 = _pick_color(rng, [c1])
+    c1 = _pick_color(rng, [], _BACKGROUND_PALETTE)
+    c2 = _pick_color(rng, [c1], _BACKGROUND_PALETTE)
     kind = rng.integers(3)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     angle = rng.uniform(0, np.pi)
@@ -205,7 +214,7 @@ def render_sample(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
             for c, (px, py, pr) in zip(colors, placed)
             if np.hypot(center[0] - px, center[1] - py) < r + pr
         ]
-        color = _pick_color(rng, bg_colors + near)
+        color = _pick_color(rng, bg_colors + near, _CLASS_PALETTES[cls])
         # Gentle linear shading across the shape, so fills are not perfectly flat.
         shade = rng.uniform(-0.15, 0.15) * (np.arange(w, dtype=np.float32) - center[0]) / r
         fill = np.clip(color[None, None] + shade[None, :, None] * 60, 0, 255)  # (1, W, 3)

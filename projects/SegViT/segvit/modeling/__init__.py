@@ -1,5 +1,5 @@
 """Models: backbones, decode heads, losses and meta-architectures (registered on import)."""
-from .backbone.vit import ViT
-from .heads.atm_head import ATMHead
-from .losses.atm_criterion import ATMCriterion
-from .meta_arch.segvit import SegViT
+from .backbone import ConvStem, ShrunkViT, ViT
+from .heads import ATMHead, ATMSingleHead, QUATMHead, SETRNaiveHead
+from .losses import ATMCriterion
+from .meta_arch import SETR, SegViT
