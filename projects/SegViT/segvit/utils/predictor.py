@@ -84,7 +84,7 @@ class SemSegPredictor:
         scores = self.model([{"image": image, "height": height, "width": width}])[0]["sem_seg"]
         out = {"sem_seg": scores.argmax(0).cpu().numpy()}
         if hasattr(self.model, "forward_outputs"):
-            normalized = self.model._normalize(image)[None]
+            normalized = self.model.normalize(image)[None]
             masks = self.model.forward_outputs(normalized)["pred_masks"]
             masks = masks[..., : image.shape[-2], : image.shape[-1]]
             masks = F.interpolate(masks, size=(height, width), mode="bilinear", align_corners=False)

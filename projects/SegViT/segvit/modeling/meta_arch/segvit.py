@@ -5,19 +5,18 @@ per-query class logits and mask logits, and either computes the ATM losses (trai
 the outputs into per-class scores (inference; MaskFormer-style combination).
 """
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone, build_sem_seg_head
 from detectron2.modeling.backbone import Backbone
-from detectron2.modeling.postprocessing import sem_seg_postprocess
-from detectron2.structures import ImageList
 from torch import nn
 
 from ..losses.atm_criterion import ATMCriterion
-from .inference import InferenceConfig, run_inference
+from .base import SemanticSegmentor, inference_config_from_cfg
+from .inference import InferenceConfig
 
 __all__ = ["SegViT", "combine_masks_and_classes"]
 
@@ -37,7 +36,7 @@ def combine_masks_and_classes(pred_logits: torch.Tensor, pred_masks: torch.Tenso
 
 
 @META_ARCH_REGISTRY.register()
-class SegViT(nn.Module):
+class SegViT(SemanticSegmentor):
     """SegViT: a plain (or Shrunk) ViT backbone with an Attention-to-Mask decode head.
 
     Training returns the criterion's loss dict; inference returns ``[{"sem_seg": (K, H, W)}]`` at
@@ -59,32 +58,27 @@ class SegViT(nn.Module):
     ):
         """
         Args:
-            backbone: a Detectron2 backbone returning the feature maps the head reads.
             head: decode head; ``head(features)`` returns ``{"pred_logits": (B, Q, K+1),
                 "pred_masks": (B, Q, h, w), "aux_outputs": [...]}``.
             criterion: ``criterion(outputs, targets (B, H, W)) -> {name: weighted loss}``.
-            pixel_mean, pixel_std: per-channel normalisation in the input's channel order.
-            size_divisibility: pad images to a multiple of this (default: the backbone's).
-            ignore_value: label value of ignored pixels (and of the padding of targets).
-            inference: how test images are processed (whole / slide / ms_flip).
+            others: see :class:`~segvit.modeling.meta_arch.base.SemanticSegmentor`.
         """
-        super().__init__()
-        self.backbone = backbone
-        self.head = head
+        super().__init__(
+            backbone=backbone,
+            head=head,
+            pixel_mean=pixel_mean,
+            pixel_std=pixel_std,
+            size_divisibility=size_divisibility,
+            ignore_value=ignore_value,
+            inference=inference,
+        )
         self.criterion = criterion
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
-        if size_divisibility is None:
-            size_divisibility = max(backbone.size_divisibility, 1)
-        self.size_divisibility = size_divisibility
-        self.ignore_value = ignore_value
-        self.inference = inference if inference is not None else InferenceConfig()
 
     @classmethod
     def from_config(cls, cfg):
         backbone = build_backbone(cfg)
         head = build_sem_seg_head(cfg, backbone.output_shape())
-        loss, inf = cfg.MODEL.SEGVIT.LOSS, cfg.MODEL.SEGVIT.INFERENCE
+        loss = cfg.MODEL.SEGVIT.LOSS
         criterion = ATMCriterion(
             num_classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             no_object_weight=loss.NO_OBJECT_WEIGHT,
@@ -101,61 +95,19 @@ class SegViT(nn.Module):
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
-            "inference": InferenceConfig(
-                mode=inf.MODE,
-                crop_size=tuple(inf.CROP_SIZE),
-                stride=tuple(inf.STRIDE),
-                scales=tuple(inf.SCALES),
-                flip=inf.FLIP,
-            ),
+            "inference": inference_config_from_cfg(cfg),
         }
 
-    @property
-    def device(self) -> torch.device:
-        return self.pixel_mean.device
-
-    def forward(self, batched_inputs: List[Dict[str, torch.Tensor]]):
-        """
-        Args:
-            batched_inputs: Detectron2 dicts with "image" (3, H, W) in the model's channel order,
-                "sem_seg" (H, W) long targets (training), "height"/"width" (output size).
-        Returns:
-            training: dict of weighted losses; inference: list of {"sem_seg": (K, height, width)}.
-        """
-        images = [self._normalize(x["image"]) for x in batched_inputs]
-        if self.training:
-            return self._losses(images, batched_inputs)
-        results = []
-        for image, inputs in zip(images, batched_inputs):
-            scores = run_inference(image, self.predict_scores, self.inference)
-            height = inputs.get("height", image.shape[-2])
-            width = inputs.get("width", image.shape[-1])
-            results.append(
-                {"sem_seg": sem_seg_postprocess(scores, image.shape[-2:], height, width)}
-            )
-        return results
-
-    def _normalize(self, image: torch.Tensor) -> torch.Tensor:
-        return (image.to(self.device).float() - self.pixel_mean) / self.pixel_std
-
-    def _losses(self, images: List[torch.Tensor], batched_inputs) -> Dict[str, torch.Tensor]:
-        if "sem_seg" not in batched_inputs[0]:
-            raise ValueError("training inputs need a 'sem_seg' target; use a semantic-seg mapper")
-        padded = ImageList.from_tensors(images, self.size_divisibility)
-        targets = ImageList.from_tensors(
-            [x["sem_seg"].to(self.device) for x in batched_inputs],
-            self.size_divisibility,
-            pad_value=self.ignore_value,
-        ).tensor  # (B, Hp, Wp), padding = ignore
-        outputs = self.head(self.backbone(padded.tensor))
-        return self.criterion(outputs, targets)
+    def losses(self, images: torch.Tensor, targets: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """ATM losses of a padded batch: images (B, 3, Hp, Wp), targets (B, Hp, Wp)."""
+        return self.criterion(self.head(self.backbone(images)), targets)
 
     def forward_outputs(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Raw head outputs for normalised images (B, 3, H, W), padded here to the divisibility.
 
         Returns the head's dict with ``pred_masks`` upsampled to the padded input size.
         """
-        padded = ImageList.from_tensors(list(images), self.size_divisibility).tensor
+        padded = self.pad(images)
         outputs = self.head(self.backbone(padded))
         masks = F.interpolate(
             outputs["pred_masks"], size=padded.shape[-2:], mode="bilinear", align_corners=False
