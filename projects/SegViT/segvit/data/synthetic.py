@@ -1,8 +1,9 @@
 """A built-in synthetic semantic segmentation dataset: textured backgrounds with coloured shapes.
 
 The class of a pixel cannot be read from its colour: the colour palettes of the classes overlap
-(each hue fills two shape classes, and backgrounds use every colour), so shape and context decide. The dataset is generated once,
-deterministically from a seed, in the layout Detectron2 uses for ADE20K::
+(each hue fills two shape classes, and backgrounds use every colour), so shape and context decide.
+The dataset is generated once, deterministically from a seed, in the layout Detectron2 uses for
+ADE20K::
 
     <root>/images/{train,val}/*.jpg
     <root>/annotations_detectron2/{train,val}/*.png   (uint8 class ids, 255 = ignore)
