@@ -22,8 +22,9 @@ def _detectron2_modules_used():
     for root in ("projects", "tools", "configs"):
         for path in (REPO / root).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("detectron2"):
-                    names.add(node.module)
+                module = getattr(node, "module", None) or ""
+                if isinstance(node, ast.ImportFrom) and module.startswith("detectron2"):
+                    names.add(module)
                 elif isinstance(node, ast.Import):
                     names.update(a.name for a in node.names if a.name.startswith("detectron2"))
     return sorted(names)

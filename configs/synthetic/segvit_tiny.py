@@ -47,8 +47,8 @@ lr_multiplier.warmup_iters = 100
 
 train.update(
     output_dir="output/demo",
-    max_iter=2000,
-    eval_period=2000,  # evaluate once, at the end
+    max_iter=2200,
+    eval_period=2200,  # evaluate once, at the end
     log_period=50,
     device="cpu",
     checkpointer=dict(period=500, max_to_keep=2),
