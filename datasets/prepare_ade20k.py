@@ -11,36 +11,19 @@ builtin registration reads; the raw folders are never written to.
 import argparse
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
+
+from segvit.data.datasets.prepare_utils import check_outputs_free, check_outside
 
 SPLITS = ("training", "validation")
 NUM_CLASSES = 150
 EXPECTED_TREE = """ADEChallengeData2016/
   images/{training,validation}/*.jpg
   annotations/{training,validation}/*.png"""
-
-
-def _check_outputs_free(paths: List[str], overwrite: bool) -> None:
-    if overwrite:
-        return
-    for path in paths:
-        if os.path.exists(path):
-            raise FileExistsError(
-                f"{path} already exists. Pass --overwrite (convert(..., overwrite=True)) to "
-                f"replace the converted files."
-            )
-
-
-def _check_outside(dst: str, raw_dirs: List[str]) -> None:
-    dst = os.path.realpath(dst)
-    for raw in raw_dirs:
-        raw = os.path.realpath(raw)
-        if dst == raw or dst.startswith(raw + os.sep):
-            raise ValueError(f"Output folder {dst} is inside the raw folder {raw}; choose another.")
 
 
 def convert_label(label: np.ndarray, file_name: str = "") -> np.ndarray:
@@ -87,7 +70,7 @@ def convert(
                     f"ADE20K: expected folder {path} does not exist. Unzip "
                     f"ADEChallengeData2016.zip so that the tree is:\n{EXPECTED_TREE}"
                 )
-    _check_outside(dst, raw_dirs)
+    check_outside(dst, raw_dirs)
 
     jobs, counts = [], {}  # jobs: (input, output)
     for split in splits:
@@ -95,7 +78,7 @@ def convert(
         names = sorted(f for f in os.listdir(in_dir) if f.endswith(".png"))
         jobs += [(os.path.join(in_dir, f), os.path.join(dst, split, f)) for f in names]
         counts[split] = len(names)
-    _check_outputs_free([out for _, out in jobs], overwrite)
+    check_outputs_free([out for _, out in jobs], overwrite)
     for split in splits:
         os.makedirs(os.path.join(dst, split), exist_ok=True)
 

@@ -42,6 +42,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from segvit.data.datasets.coco_stuff_classes import COCO_STUFF_IDS, COCO_STUFF_UNUSED_THING_IDS
+from segvit.data.datasets.prepare_utils import check_outputs_free, check_outside
 
 logger = logging.getLogger(__name__)
 
@@ -51,25 +52,6 @@ EXPECTED_TREE = """cocostuff-10k-v1.1/          (or cocostuff-10k-v1.0/)
   images/*.jpg
   annotations/*.mat
   imageLists/{train,test}.txt"""
-
-
-def _check_outputs_free(paths: List[str], overwrite: bool) -> None:
-    if overwrite:
-        return
-    for path in paths:
-        if os.path.exists(path):
-            raise FileExistsError(
-                f"{path} already exists. Pass --overwrite (convert(..., overwrite=True)) to "
-                f"replace the converted files."
-            )
-
-
-def _check_outside(dst: str, raw_dirs: List[str]) -> None:
-    dst = os.path.realpath(dst)
-    for raw in raw_dirs:
-        raw = os.path.realpath(raw)
-        if dst == raw or dst.startswith(raw + os.sep):
-            raise ValueError(f"Output folder {dst} is inside the raw folder {raw}; choose another.")
 
 
 def build_lut(version: str) -> np.ndarray:
@@ -179,7 +161,7 @@ def convert(
                 f"COCO-Stuff-10K: expected {os.path.abspath(path)} does not exist. Unzip "
                 f"cocostuff-10k-v1.1.zip so that the tree is:\n{EXPECTED_TREE}"
             )
-    _check_outside(dst, raw_dirs)
+    check_outside(dst, raw_dirs)
 
     jobs, summary = [], {}  # jobs: (input .mat, output .png)
     for split in splits:
@@ -194,7 +176,7 @@ def convert(
             raise FileNotFoundError(
                 f"COCO-Stuff-10K: {mat_path} (listed in imageLists) is missing."
             )
-    _check_outputs_free([out for _, out in jobs], overwrite)
+    check_outputs_free([out for _, out in jobs], overwrite)
     for split in splits:
         os.makedirs(os.path.join(dst, split), exist_ok=True)
 

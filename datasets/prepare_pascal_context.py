@@ -45,6 +45,7 @@ from segvit.data.datasets.pascal_context_classes import (
     PASCAL_CONTEXT_459_IDS,
     PASCAL_CONTEXT_NAME_ALIASES,
 )
+from segvit.data.datasets.prepare_utils import check_outputs_free, check_outside
 
 logger = logging.getLogger(__name__)
 
@@ -58,25 +59,6 @@ EXPECTED_TREE = """VOCdevkit/VOC2010/
   trainval/*.mat
   labels.txt
   ImageSets/SegmentationContext/{train,val}.txt"""
-
-
-def _check_outputs_free(paths: List[str], overwrite: bool) -> None:
-    if overwrite:
-        return
-    for path in paths:
-        if os.path.exists(path):
-            raise FileExistsError(
-                f"{path} already exists. Pass --overwrite (convert(..., overwrite=True)) to "
-                f"replace the converted files."
-            )
-
-
-def _check_outside(dst: str, raw_dirs: List[str]) -> None:
-    dst = os.path.realpath(dst)
-    for raw in raw_dirs:
-        raw = os.path.realpath(raw)
-        if dst == raw or dst.startswith(raw + os.sep):
-            raise ValueError(f"Output folder {dst} is inside the raw folder {raw}; choose another.")
 
 
 def _missing(path: str) -> FileNotFoundError:
@@ -189,7 +171,7 @@ def convert(
         labels_file = next((c for c in candidates if os.path.isfile(c)), candidates[0])
     if not os.path.isfile(labels_file):
         raise _missing(labels_file)
-    _check_outside(dst, raw_dirs)
+    check_outside(dst, raw_dirs)
     lut60, lut59 = build_luts(read_labels_file(labels_file), labels_file)
 
     jobs, counts = [], {}  # jobs: (.mat, out pc60 .png, out pc59 .png)
@@ -209,7 +191,7 @@ def convert(
             outs = [os.path.join(dst, f"pc{n}", split, s + ".png") for n in (60, 59)]
             jobs.append((mat_path, *outs))
         counts[split] = len(stems)
-    _check_outputs_free([p for job in jobs for p in job[1:]], overwrite)
+    check_outputs_free([p for job in jobs for p in job[1:]], overwrite)
     for n in (60, 59):
         for split in splits:
             os.makedirs(os.path.join(dst, f"pc{n}", split), exist_ok=True)
