@@ -1,4 +1,5 @@
 """Shared pytest setup: datasets in a temp folder, small thread count, deterministic seeds."""
+
 import os
 import random
 import tempfile

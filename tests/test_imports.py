@@ -1,4 +1,5 @@
 """Everything imports on a machine without compiled ops (Detectron2's `_C`, MSDeformAttn)."""
+
 import ast
 import importlib
 import pkgutil

@@ -1,4 +1,5 @@
 """ConvStem: a drop-in replacement of the ViT's patch embedding (used by the from-scratch demo)."""
+
 import pytest
 import torch
 

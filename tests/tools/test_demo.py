@@ -1,4 +1,5 @@
 """tools/demo.py and tools/visualize_predictions.py: files written, palettes, and clear errors."""
+
 import importlib.util
 import json
 from pathlib import Path

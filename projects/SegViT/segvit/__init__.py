@@ -3,6 +3,7 @@
 Importing the package registers the backbones, heads and meta-architectures in Detectron2's
 registries and the built-in synthetic dataset in ``DatasetCatalog``.
 """
+
 from .utils.compat import install_fast_eval_api_fallback
 
 install_fast_eval_api_fallback()  # lets maskformer2 import without Detectron2's compiled ops

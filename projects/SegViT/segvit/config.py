@@ -3,6 +3,7 @@
 LazyConfig (``configs/``) is the main path; this adapter exists so that yacs users can build the
 same modules through Detectron2's registries. Every key maps 1:1 to a keyword argument of a module.
 """
+
 from detectron2.config import CfgNode as CN
 
 

@@ -1,4 +1,5 @@
 """Reading pretrained ViT weights (timm .pth/.safetensors, Google .npz, mmseg) into our layout."""
+
 from .vit_weights import (
     ViTWeights,
     infer_vit_config,

@@ -1,4 +1,5 @@
 """Models: backbones, decode heads, losses and meta-architectures (registered on import)."""
+
 from .backbone import ConvStem, ShrunkViT, ViT
 from .heads import ATMHead, ATMSingleHead, QUATMHead, SETRNaiveHead
 from .losses import ATMCriterion

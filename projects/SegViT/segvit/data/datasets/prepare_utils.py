@@ -1,4 +1,5 @@
 """Guards shared by the ``datasets/prepare_*.py`` converters: never overwrite, never write raw."""
+
 import os
 from typing import List
 
