@@ -21,12 +21,14 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_sem_seg
+
+from .synthetic_render import IGNORE_LABEL, SYNTHETIC_CLASSES, render_sample
 
 __all__ = [
     "SYNTHETIC_CLASSES",
@@ -38,7 +40,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SYNTHETIC_CLASSES = ["background", "disk", "square", "triangle", "ring", "cross", "star", "bar"]
 # Visualisation colours of the classes (RGB); unrelated to the colours in the images.
 SYNTHETIC_COLORS = [
     [120, 120, 120],
@@ -50,7 +51,6 @@ SYNTHETIC_COLORS = [
     [145, 30, 180],
     [70, 240, 240],
 ]
-IGNORE_LABEL = 255
 SPLITS = ("train", "val")
 
 _GENERATOR = "segvit-synthetic"
@@ -58,40 +58,6 @@ _VERSION = 2  # 2: partly overlapping class palettes (1: one shared palette)
 _DEFAULTS = {"num_train": 300, "num_val": 50, "seed": 0}
 _SPLIT_IDS = {"train": 0, "val": 1}
 _JPEG_QUALITY = 90
-_SIZE_RANGE = (128, 256)  # H and W each drawn in [128, 256], never equal
-_SHAPE_SIZE = (0.28, 0.45)  # shape diameter as a fraction of the short image side
-_MAX_SHAPES = 5
-_MIN_CONTRAST = 70.0  # min RGB distance between a fill and the colours it is drawn over
-
-# Image colours (RGB). The first 7 are hues. Around the cycle of shape classes below, hue h is
-# shared by the classes at positions h and h + 1, so every shape class fills with two hues and
-# every hue with two shape classes, while backgrounds use every colour: colour narrows a pixel to
-# "background or one of two shapes", and shape and context decide. Neighbours in the cycle have
-# coarsely different shapes (a hole, arms, spikes, elongation), which the shape cue resolves.
-_PALETTE = np.array(
-    [
-        [220, 50, 50],
-        [240, 150, 40],
-        [230, 220, 60],
-        [60, 180, 75],
-        [40, 170, 170],
-        [50, 90, 220],
-        [140, 70, 200],
-        [240, 120, 190],
-        [140, 90, 50],
-        [128, 128, 128],
-        [230, 230, 230],
-        [40, 40, 40],
-    ],
-    dtype=np.float32,
-)
-_CLASS_CYCLE = ["disk", "cross", "square", "ring", "triangle", "bar", "star"]
-_NUM_HUES = len(_CLASS_CYCLE)
-_CLASS_PALETTES = {
-    SYNTHETIC_CLASSES.index(name): [(pos - 1) % _NUM_HUES, pos]
-    for pos, name in enumerate(_CLASS_CYCLE)
-}
-_BACKGROUND_PALETTE = list(range(len(_PALETTE)))
 
 
 def default_root() -> str:
@@ -99,143 +65,6 @@ def default_root() -> str:
     return os.path.join(
         os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets")), "synthetic"
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Drawing
-# ---------------------------------------------------------------------------------------------
-
-
-def _polygon(cx: float, cy: float, radii: np.ndarray, angle: float) -> np.ndarray:
-    """Polygon with vertices at evenly spaced angles and the given radii; (N, 2) int32 (x, y)."""
-    theta = angle + np.arange(len(radii)) * 2 * np.pi / len(radii)
-    pts = np.stack([cx + radii * np.cos(theta), cy + radii * np.sin(theta)], axis=1)
-    return np.round(pts).astype(np.int32)
-
-
-def _rectangle(cx: float, cy: float, half_len: float, half_wid: float, angle: float) -> np.ndarray:
-    """Rotated rectangle; (4, 2) int32 (x, y) corners."""
-    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64)
-    corners *= [half_len, half_wid]
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    return np.round(corners @ rot.T + [cx, cy]).astype(np.int32)
-
-
-def _shape_mask(cls: int, hw: Tuple[int, int], cx: float, cy: float, r: float, angle: float):
-    """Binary (H, W) uint8 mask of shape class ``cls`` (1..7) with bounding radius ``r``."""
-    mask = np.zeros(hw, dtype=np.uint8)
-    center = (int(round(cx)), int(round(cy)))
-    name = SYNTHETIC_CLASSES[cls]
-    if name == "disk":
-        cv2.circle(mask, center, int(round(r)), 1, -1)
-    elif name == "square":
-        cv2.fillPoly(mask, [_rectangle(cx, cy, 0.72 * r, 0.72 * r, angle)], 1)
-    elif name == "triangle":
-        cv2.fillPoly(mask, [_polygon(cx, cy, np.full(3, 1.05 * r), angle)], 1)
-    elif name == "ring":
-        cv2.circle(mask, center, int(round(r)), 1, -1)
-        cv2.circle(mask, center, int(round(0.55 * r)), 0, -1)
-    elif name == "cross":
-        cv2.fillPoly(mask, [_rectangle(cx, cy, r, 0.28 * r, angle)], 1)
-        cv2.fillPoly(mask, [_rectangle(cx, cy, r, 0.28 * r, angle + np.pi / 2)], 1)
-    elif name == "star":
-        cv2.fillPoly(mask, [_polygon(cx, cy, np.tile([1.05 * r, 0.45 * r], 5), angle)], 1)
-    elif name == "bar":
-        cv2.fillPoly(mask, [_rectangle(cx, cy, 1.05 * r, 0.35 * r, angle)], 1)
-    else:
-        raise AssertionError(f"no drawing for class {name}")
-    return mask
-
-
-def _pick_color(
-    rng: np.random.Generator, avoid: List[np.ndarray], candidates: List[int]
-) -> np.ndarray:
-    """A jittered colour (3,) of ``_PALETTE[candidates]``, at least ``_MIN_CONTRAST`` away from
-    ``avoid`` if possible (else the most distant candidate)."""
-    palette = _PALETTE[candidates]
-    if avoid:
-        dist = np.linalg.norm(palette[:, None] - np.stack(avoid)[None], axis=2).min(axis=1)
-        ok = np.flatnonzero(dist >= _MIN_CONTRAST)
-        idx = rng.choice(ok) if len(ok) else int(np.argmax(dist))
-    else:
-        idx = rng.integers(len(palette))
-    return np.clip(palette[idx] + rng.uniform(-15, 15, 3), 0, 255).astype(np.float32)
-
-
-def _background(rng: np.random.Generator, h: int, w: int) -> Tuple[np.ndarray, List[np.ndarray]]:
-    """A textured (H, W, 3) float32 background and the colours it is made of."""
-    c1 = _pick_color(rng, [], _BACKGROUND_PALETTE)
-    c2 = _pick_color(rng, [c1], _BACKGROUND_PALETTE)
-    kind = rng.integers(3)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    angle = rng.uniform(0, np.pi)
-    proj = xs * np.cos(angle) + ys * np.sin(angle)  # (H, W)
-    if kind == 0:  # linear gradient
-        t = (proj - proj.min()) / max(float(np.ptp(proj)), 1.0)
-    elif kind == 1:  # soft stripes
-        t = 0.5 + 0.5 * np.sin(2 * np.pi * proj / rng.uniform(8, 24) + rng.uniform(0, 2 * np.pi))
-    else:  # smooth low-frequency noise
-        grid = rng.uniform(0, 1, (int(rng.integers(3, 7)), int(rng.integers(3, 7))))
-        t = cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-        t = np.clip(t, 0, 1)
-    img = c1 * (1 - t[..., None]) + c2 * t[..., None]
-    return img.astype(np.float32), [c1, c2]
-
-
-def _place(rng, h: int, w: int, r: float, placed: List[Tuple[float, float, float]]):
-    """Centre (cx, cy) for a shape of radius ``r`` that overlaps placed shapes only a little."""
-    for _ in range(30):
-        cx = rng.uniform(0.7 * r, w - 0.7 * r)
-        cy = rng.uniform(0.7 * r, h - 0.7 * r)
-        if all(np.hypot(cx - px, cy - py) >= 0.75 * (r + pr) for px, py, pr in placed):
-            return cx, cy
-    return None
-
-
-def render_sample(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
-    """Draw one sample.
-
-    Returns:
-        image (np.ndarray): (H, W, 3) uint8 RGB.
-        label (np.ndarray): (H, W) uint8 class ids, ``IGNORE_LABEL`` on 2-pixel class boundaries.
-    """
-    while True:
-        h, w = (int(v) for v in rng.integers(_SIZE_RANGE[0], _SIZE_RANGE[1] + 1, 2))
-        if h != w:
-            break
-    image, bg_colors = _background(rng, h, w)  # (H, W, 3) float32
-    label = np.zeros((h, w), dtype=np.uint8)
-    placed: List[Tuple[float, float, float]] = []
-    colors: List[np.ndarray] = []
-    for _ in range(int(rng.integers(1, _MAX_SHAPES + 1))):
-        r = 0.5 * min(h, w) * rng.uniform(*_SHAPE_SIZE)
-        center = _place(rng, h, w, r, placed)
-        if center is None:
-            continue
-        cls = int(rng.integers(1, len(SYNTHETIC_CLASSES)))
-        mask = _shape_mask(cls, (h, w), center[0], center[1], r, rng.uniform(0, 2 * np.pi))
-        if not mask.any():
-            continue
-        near = [  # colours of the placed shapes this one may overlap
-            c
-            for c, (px, py, pr) in zip(colors, placed)
-            if np.hypot(center[0] - px, center[1] - py) < r + pr
-        ]
-        color = _pick_color(rng, bg_colors + near, _CLASS_PALETTES[cls])
-        # Gentle linear shading across the shape, so fills are not perfectly flat.
-        shade = rng.uniform(-0.15, 0.15) * (np.arange(w, dtype=np.float32) - center[0]) / r
-        fill = np.clip(color[None, None] + shade[None, :, None] * 60, 0, 255)  # (1, W, 3)
-        sel = mask.astype(bool)
-        image[sel] = np.broadcast_to(fill, image.shape)[sel]
-        label[sel] = cls
-        placed.append((center[0], center[1], r))
-        colors.append(color)
-    # 2-pixel ignore band on every class boundary, from the same label map: exactly aligned.
-    kernel = np.ones((3, 3), dtype=np.uint8)
-    boundary = cv2.dilate(label, kernel) != cv2.erode(label, kernel)
-    label[boundary] = IGNORE_LABEL
-    image += rng.normal(0, 6, image.shape).astype(np.float32)
-    return np.clip(np.round(image), 0, 255).astype(np.uint8), label
 
 
 # ---------------------------------------------------------------------------------------------
