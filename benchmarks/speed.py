@@ -80,9 +80,9 @@ For the ViT-L pair:
 
 {small_pair}
 
-**Shared machine**: the load average was above the 2 cores during the run, so every number
-carries tens of percent of noise; alternating the two models keeps the ratio fair, but treat
-the ratios as rough. The paper reports FLOPs only, no CPU timings.
+Timings on a CPU carry noise of several percent run to run (more when other processes share the
+cores; see the load above); alternating the two models keeps the ratio fair. The paper reports
+FLOPs only, no CPU timings.
 """
 
 
@@ -204,8 +204,8 @@ def render(rows: Sequence[Dict], load_before: str, load_after: str, runs: int) -
         "Batch 1, eval, `torch.no_grad`, whole-image inference through `model([...])`; both "
         f"models of a pair warmed up once, then {runs} alternating passes each; medians.",
         "",
-        "**The machine was shared with other processes (training runs, test suites) while this "
-        "ran**, so absolute times are noisy. `uptime` before and after:",
+        "The 1-minute load average before and after (this benchmark alone is a load of about "
+        f"{torch.get_num_threads()}; more means other processes shared the cores):",
         "",
         f"- before: `{load_before}`",
         f"- after: `{load_after}`",
