@@ -18,7 +18,7 @@ from detectron2.modeling import BACKBONE_REGISTRY
 from timm.models.vision_transformer import Attention, Block
 from torch import nn
 
-from .vit import ViT
+from .vit import ViT, vit_kwargs_from_cfg
 
 __all__ = ["ShrunkViT", "QD_MODES", "downsample_tokens", "query_downsample_block"]
 
@@ -172,18 +172,7 @@ def build_segvit_shrunk_vit_backbone(cfg, input_shape: ShapeSpec) -> ShrunkViT:
     """Build :class:`ShrunkViT` from ``cfg.MODEL.SEGVIT.VIT`` (plus ``SHRINK_IDX``, ``QD_MODE``)."""
     vit = cfg.MODEL.SEGVIT.VIT
     return ShrunkViT(
-        shrink_idx=vit.SHRINK_IDX,
-        qd_mode=vit.QD_MODE,
-        pretrain_img_size=vit.PRETRAIN_IMG_SIZE,
-        patch_size=vit.PATCH_SIZE,
-        in_chans=input_shape.channels,
-        embed_dim=vit.EMBED_DIM,
-        depth=vit.DEPTH,
-        num_heads=vit.NUM_HEADS,
-        mlp_ratio=vit.MLP_RATIO,
-        drop_path_rate=vit.DROP_PATH_RATE,
-        out_indices=tuple(vit.OUT_INDICES),
-        pretrained=vit.PRETRAINED or None,
+        shrink_idx=vit.SHRINK_IDX, qd_mode=vit.QD_MODE, **vit_kwargs_from_cfg(cfg, input_shape)
     )
 
 

@@ -225,10 +225,10 @@ class ViT(Backbone):
         return {name: outputs[name] for name in self._out_features}
 
 
-def build_segvit_vit_backbone(cfg, input_shape: ShapeSpec) -> ViT:
-    """Build :class:`ViT` from ``cfg.MODEL.SEGVIT.VIT`` (yacs path; see ``segvit/config.py``)."""
+def vit_kwargs_from_cfg(cfg, input_shape: ShapeSpec) -> Dict:
+    """:class:`ViT` keyword arguments from ``cfg.MODEL.SEGVIT.VIT`` (yacs; ``segvit/config.py``)."""
     vit = cfg.MODEL.SEGVIT.VIT
-    return ViT(
+    return dict(
         pretrain_img_size=vit.PRETRAIN_IMG_SIZE,
         patch_size=vit.PATCH_SIZE,
         in_chans=input_shape.channels,
@@ -240,6 +240,11 @@ def build_segvit_vit_backbone(cfg, input_shape: ShapeSpec) -> ViT:
         out_indices=tuple(vit.OUT_INDICES),
         pretrained=vit.PRETRAINED or None,
     )
+
+
+def build_segvit_vit_backbone(cfg, input_shape: ShapeSpec) -> ViT:
+    """Build :class:`ViT` from ``cfg.MODEL.SEGVIT.VIT`` (yacs path; see ``segvit/config.py``)."""
+    return ViT(**vit_kwargs_from_cfg(cfg, input_shape))
 
 
 # fvcore's Registry.register() names entries after ``__name__``; the public config name differs.
