@@ -1,9 +1,10 @@
 """The main job (``make demo``): a tiny SegViT trained from scratch on the synthetic dataset.
 
 A 4-block ViT (dim 96, patch 8: the images are small, so 1/8 masks instead of the paper's 1/16)
-with a cascaded ATM head over blocks 4, 3, 2. About 1,500 iterations x 8 crops of 128x128, a few
-minutes on a 2-core CPU. Everything else is the SegViT recipe: ATM loss (CE + 20 focal + dice,
-deep supervision), AdamW with head lr x10, poly schedule with warm-up, grad clipping 35.
+with a conv stem and a cascaded ATM head over blocks 4, 3, 2. 2,000 iterations x 8 crops of
+128x128 take about 8.5 minutes on the 2-core CPU (0.25 s/iter). Everything else is the SegViT
+recipe: ATM loss (CE + 20 focal + dice, deep supervision), AdamW, poly schedule with warm-up,
+grad clipping 35; from scratch, so a higher lr and no head lr multiplier.
 """
 
 from detectron2.config import LazyCall as L
@@ -47,8 +48,8 @@ lr_multiplier.warmup_iters = 100
 
 train.update(
     output_dir="output/demo",
-    max_iter=2200,
-    eval_period=2200,  # evaluate once, at the end
+    max_iter=2000,
+    eval_period=2000,  # evaluate once, at the end
     log_period=50,
     device="cpu",
     checkpointer=dict(period=500, max_to_keep=2),

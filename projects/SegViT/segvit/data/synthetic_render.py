@@ -19,11 +19,9 @@ _SHAPE_SIZE = (0.28, 0.45)  # shape diameter as a fraction of the short image si
 _MAX_SHAPES = 5
 _MIN_CONTRAST = 70.0  # min RGB distance between a fill and the colours it is drawn over
 
-# Image colours (RGB). The first 7 are hues. Around the cycle of shape classes below, hue h is
-# shared by the classes at positions h and h + 1, so every shape class fills with two hues and
-# every hue with two shape classes, while backgrounds use every colour: colour narrows a pixel to
-# "background or one of two shapes", and shape and context decide. Neighbours in the cycle have
-# coarsely different shapes (a hole, arms, spikes, elongation), which the shape cue resolves.
+# Image colours (RGB). The first 7 are hues: shape class k (1..7) fills with hues k - 1 and k
+# (mod 7), so every hue is shared by exactly two shape classes, and backgrounds use every colour:
+# colour narrows a pixel to "background or one of two shapes"; shape and context decide.
 _PALETTE = np.array(
     [
         [220, 50, 50],
@@ -41,12 +39,8 @@ _PALETTE = np.array(
     ],
     dtype=np.float32,
 )
-_CLASS_CYCLE = ["disk", "cross", "square", "ring", "triangle", "bar", "star"]
-_NUM_HUES = len(_CLASS_CYCLE)
-_CLASS_PALETTES = {
-    SYNTHETIC_CLASSES.index(name): [(pos - 1) % _NUM_HUES, pos]
-    for pos, name in enumerate(_CLASS_CYCLE)
-}
+_NUM_HUES = 7
+_CLASS_PALETTES = {k: [(k - 1) % _NUM_HUES, k % _NUM_HUES] for k in range(1, _NUM_HUES + 1)}
 _BACKGROUND_PALETTE = list(range(len(_PALETTE)))
 
 
