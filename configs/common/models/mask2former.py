@@ -10,69 +10,47 @@ Paper: 47.7 mIoU single-scale on ADE20K val, 74 GFLOPs (73.7 in SegViT's Table 6
 from detectron2.config import LazyCall as L
 
 from segvit.baselines import (
-    MaskFormerHead,
     MSDeformAttnPixelDecoder,
     MultiScaleMaskedTransformerDecoder,
-    SemSegMaskFormer,
-    SwinBackbone,
     build_mask2former_criterion,
-    swin_output_shape,
 )
 
-model = L(SemSegMaskFormer)(
-    backbone=L(SwinBackbone)(
-        embed_dim=96,  # Swin-T
-        depths=(2, 2, 6, 2),
-        num_heads=(3, 6, 12, 24),
-        window_size=7,
-        drop_path_rate=0.3,
-        out_indices=(0, 1, 2, 3),  # res2..res5, strides 4..32
-    ),
-    sem_seg_head=L(MaskFormerHead)(
-        input_shape=L(swin_output_shape)(embed_dim="${...backbone.embed_dim}"),
-        num_classes=150,
-        ignore_value="${..ignore_value}",
-        pixel_decoder=L(MSDeformAttnPixelDecoder)(
-            input_shape="${..input_shape}",
-            transformer_dropout=0.0,
-            transformer_nheads=8,
-            transformer_dim_feedforward=1024,  # maskformer2 hard-codes 1024 for this encoder
-            transformer_enc_layers=6,
-            conv_dim=256,
-            mask_dim=256,
-            norm="GN",
-            transformer_in_features=["res3", "res4", "res5"],  # res2 only joins through the FPN
-            common_stride=4,  # mask features at 1/4
-        ),
-        transformer_in_feature="multi_scale_pixel_decoder",
-        transformer_predictor=L(MultiScaleMaskedTransformerDecoder)(
-            in_channels="${..pixel_decoder.conv_dim}",
-            mask_classification=True,
-            num_classes="${..num_classes}",
-            hidden_dim=256,
-            num_queries="${...num_queries}",
-            nheads=8,
-            dim_feedforward=2048,
-            dec_layers=9,  # yacs DEC_LAYERS 10 counts the prediction from the learnable queries
-            pre_norm=False,
-            mask_dim="${..pixel_decoder.mask_dim}",
-            enforce_input_project=False,
-        ),
-    ),
-    criterion=L(build_mask2former_criterion)(
-        num_classes="${..sem_seg_head.num_classes}",
-        class_weight=2.0,
-        mask_weight=5.0,  # binary cross-entropy
-        dice_weight=5.0,
-        no_object_weight=0.1,
-        dec_layers="${..sem_seg_head.transformer_predictor.dec_layers}",
-        num_points=112 * 112,
-        oversample_ratio=3.0,
-        importance_sample_ratio=0.75,
-    ),
-    num_queries=100,
-    pixel_mean=[123.675, 116.28, 103.53],  # RGB, ImageNet (Swin's pretraining normalisation)
-    pixel_std=[58.395, 57.12, 57.375],
-    size_divisibility=32,  # stride of res5
-    ignore_value=255,
+from .maskformer import model  # Swin-T backbone, meta-architecture, queries, normalisation
+
+model.sem_seg_head.pixel_decoder = L(MSDeformAttnPixelDecoder)(
+    input_shape="${..input_shape}",
+    transformer_dropout=0.0,
+    transformer_nheads=8,
+    transformer_dim_feedforward=1024,  # maskformer2 hard-codes 1024 for this encoder
+    transformer_enc_layers=6,
+    conv_dim=256,
+    mask_dim=256,
+    norm="GN",
+    transformer_in_features=["res3", "res4", "res5"],  # res2 only joins through the FPN
+    common_stride=4,  # mask features at 1/4
+)
+model.sem_seg_head.transformer_in_feature = "multi_scale_pixel_decoder"
+model.sem_seg_head.transformer_predictor = L(MultiScaleMaskedTransformerDecoder)(
+    in_channels="${..pixel_decoder.conv_dim}",
+    mask_classification=True,
+    num_classes="${..num_classes}",
+    hidden_dim=256,
+    num_queries="${...num_queries}",
+    nheads=8,
+    dim_feedforward=2048,
+    dec_layers=9,  # yacs DEC_LAYERS 10 counts the prediction from the learnable queries
+    pre_norm=False,
+    mask_dim="${..pixel_decoder.mask_dim}",
+    enforce_input_project=False,
+)
+model.criterion = L(build_mask2former_criterion)(
+    num_classes="${..sem_seg_head.num_classes}",
+    class_weight=2.0,
+    mask_weight=5.0,  # binary cross-entropy
+    dice_weight=5.0,
+    no_object_weight=0.1,
+    dec_layers="${..sem_seg_head.transformer_predictor.dec_layers}",
+    num_points=112 * 112,
+    oversample_ratio=3.0,
+    importance_sample_ratio=0.75,
 )
