@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from detectron2.config import get_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
+from modeling_helpers import random_inputs
 
 from segvit.config import add_segvit_config
 from segvit.modeling.backbone.shrunk_vit import ShrunkViT
@@ -110,13 +111,7 @@ def test_bad_arguments_raise():
 @pytest.mark.parametrize("head", ["qu", "naive"])
 def test_shrunk_segvit_train_step_gives_every_parameter_a_gradient(head):
     model = tiny_shrunk_segvit(head).train()
-    batch = []
-    for h, w in [(64, 96), (67, 93)]:
-        target = torch.randint(0, NUM_CLASSES, (h, w))
-        target[: h // 4, : w // 4] = 255
-        image = torch.randint(0, 256, (3, h, w), dtype=torch.uint8)
-        batch.append({"image": image, "sem_seg": target, "height": h, "width": w})
-    losses = model(batch)
+    losses = model(random_inputs([(64, 96), (67, 93)], NUM_CLASSES))
     assert any(k.endswith("_0") for k in losses), "per-layer supervision is missing"
     total = sum(losses.values())
     assert torch.isfinite(total)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
+from modeling_helpers import random_inputs as shared_random_inputs
 
 from segvit import add_segvit_config
 from segvit.modeling.backbone.vit import ViT
@@ -46,19 +47,7 @@ def tiny_segvit(inference=None) -> SegViT:
 
 
 def random_inputs(sizes, with_target=True):
-    batch = []
-    for h, w in sizes:
-        item = {
-            "image": torch.randint(0, 256, (3, h, w), dtype=torch.uint8),
-            "height": h,
-            "width": w,
-        }
-        if with_target:
-            target = torch.randint(0, NUM_CLASSES, (h, w))
-            target[: h // 4, : w // 4] = 255
-            item["sem_seg"] = target
-        batch.append(item)
-    return batch
+    return shared_random_inputs(sizes, NUM_CLASSES, with_target)
 
 
 def test_train_step_gives_every_parameter_a_gradient():

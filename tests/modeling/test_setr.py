@@ -6,6 +6,7 @@ import pytest
 import torch
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
+from modeling_helpers import random_inputs as shared_random_inputs
 
 from segvit import add_segvit_config
 from segvit.modeling.backbone.vit import ViT
@@ -39,19 +40,7 @@ def tiny_setr(inference=None, **head_kwargs) -> SETR:
 
 
 def random_inputs(sizes, with_target=True):
-    batch = []
-    for h, w in sizes:
-        item = {
-            "image": torch.randint(0, 256, (3, h, w), dtype=torch.uint8),
-            "height": h,
-            "width": w,
-        }
-        if with_target:
-            target = torch.randint(0, NUM_CLASSES, (h, w))
-            target[: h // 4, : w // 4] = 255
-            item["sem_seg"] = target
-        batch.append(item)
-    return batch
+    return shared_random_inputs(sizes, NUM_CLASSES, with_target)
 
 
 @pytest.mark.parametrize("up_scale", [1, 4])
