@@ -1,6 +1,5 @@
 """Loading timm, safetensors, mmseg and Google npz ViT weights; the convert tool."""
 
-import importlib.util
 import logging
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 from detectron2.checkpoint import DetectionCheckpointer
+from repo_scripts import load_script
 from safetensors.torch import save_file
 from timm.models.vision_transformer import VisionTransformer
 
@@ -241,15 +241,6 @@ def test_infer_vit_config():
     )
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        "convert_pretrained", REPO / "tools" / "convert_pretrained.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class _Wrapper(nn.Module):
     def __init__(self, backbone: nn.Module):
         super().__init__()
@@ -257,7 +248,7 @@ class _Wrapper(nn.Module):
 
 
 def test_convert_tool_writes_a_detectron2_checkpoint(tmp_path, capsys):
-    tool = _load_tool()
+    tool = load_script("tools", "convert_pretrained")
     src = timm_vit(class_token=True)
     inp = save(src.state_dict(), tmp_path / "timm.pth")
     out = str(tmp_path / "out" / "vit_d2.pth")

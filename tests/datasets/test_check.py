@@ -1,12 +1,12 @@
 """datasets/check.py (the dataset doctor) on tiny broken datasets built here."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
+from repo_scripts import load_script
 
 import segvit.data.datasets.builtin as builtin
 from segvit.data.datasets.folder import register_folder_dataset
@@ -14,16 +14,7 @@ from segvit.data.datasets.folder import register_folder_dataset
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(
-        f"_script_{name}", REPO / "datasets" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-check = _load_script("check")
+check = load_script("datasets", "check")
 LABEL = np.array([[0, 1, 2], [3, 4, 255]], dtype=np.uint8)  # valid for 5 classes
 
 

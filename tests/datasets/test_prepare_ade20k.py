@@ -1,27 +1,18 @@
 """datasets/prepare_ade20k.py on a tiny raw ADEChallengeData2016 tree built here."""
 
 import hashlib
-import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from repo_scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(
-        f"_script_{name}", REPO / "datasets" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-prep = _load_script("prepare_ade20k")
+prep = load_script("datasets", "prepare_ade20k")
 
 RAW = {
     "training": np.array([[0, 1, 2], [150, 37, 0]], dtype=np.uint8),

@@ -1,7 +1,6 @@
 """datasets/prepare_coco_stuff_10k.py on tiny raw v1.0 and v1.1 trees built here."""
 
 import hashlib
-import importlib.util
 import os
 from pathlib import Path
 
@@ -9,20 +8,12 @@ import numpy as np
 import pytest
 import scipy.io
 from PIL import Image
+from repo_scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(
-        f"_script_{name}", REPO / "datasets" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-prep = _load_script("prepare_coco_stuff_10k")
+prep = load_script("datasets", "prepare_coco_stuff_10k")
 
 # The same annotation in both layouts. v1.1: 0 = unlabeled, COCO-Stuff ids (13 = stop sign, the
 # 12th used thing; 92 = banner, the first stuff; 182 = wood, the last; 12 and 91 are unused ids).

@@ -1,7 +1,6 @@
 """datasets/prepare_pascal_context.py on a tiny raw VOC2010 + PASCAL-Context tree built here."""
 
 import hashlib
-import importlib.util
 import os
 from pathlib import Path
 
@@ -9,20 +8,12 @@ import numpy as np
 import pytest
 import scipy.io
 from PIL import Image
+from repo_scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(
-        f"_script_{name}", REPO / "datasets" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-prep = _load_script("prepare_pascal_context")
+prep = load_script("datasets", "prepare_pascal_context")
 
 # 459-ids of a few of the 59 classes in the official labels.txt (alphabetical, 1-based).
 STANDARD = {2: "aeroplane", 9: "bag", 397: "table", 427: "tvmonitor", 458: "wood"}

@@ -9,6 +9,7 @@ import pytest
 import scipy.io
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
+from repo_scripts import load_script
 
 import segvit.data.datasets.builtin as builtin
 from segvit.data.datasets.folder import load_sem_seg_pairs, make_palette, register_folder_dataset
@@ -35,15 +36,6 @@ COMMANDS = {
     "pascal_context_59_sem_seg_val": "python datasets/prepare_pascal_context.py",
     "pascal_context_60_sem_seg_train": "python datasets/prepare_pascal_context.py",
 }
-
-
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(
-        f"_script_{name}", REPO / "datasets" / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -96,7 +88,7 @@ def test_prepared_datasets_load(root):
     Image.new("RGB", (3, 2)).save(ade / "images/validation/a.jpg")
     Image.fromarray(np.ones((2, 3), np.uint8)).save(ade / "annotations/validation/a.png")
     (ade / "annotations/training").mkdir()
-    _load_script("prepare_ade20k").convert(str(ade), progress=False)
+    load_script("datasets", "prepare_ade20k").convert(str(ade), progress=False)
 
     coco = root / "cocostuff-10k-v1.1"
     for d in ("images", "annotations", "imageLists"):
@@ -105,7 +97,7 @@ def test_prepared_datasets_load(root):
         (coco / "imageLists" / f"{split}.txt").write_text(stem + "\n")
         Image.new("RGB", (3, 2)).save(coco / "images" / f"{stem}.jpg")
         scipy.io.savemat(coco / "annotations" / f"{stem}.mat", {"S": np.ones((2, 3), np.uint16)})
-    _load_script("prepare_coco_stuff_10k").convert(str(coco), progress=False)
+    load_script("datasets", "prepare_coco_stuff_10k").convert(str(coco), progress=False)
 
     voc = root / "VOCdevkit" / "VOC2010"
     for d in ("JPEGImages", "trainval", "ImageSets/SegmentationContext"):
@@ -119,7 +111,7 @@ def test_prepared_datasets_load(root):
         scipy.io.savemat(
             voc / "trainval" / f"{stem}.mat", {"LabelMap": np.full((2, 3), 2, np.uint16)}
         )
-    _load_script("prepare_pascal_context").convert(str(voc), progress=False)
+    load_script("datasets", "prepare_pascal_context").convert(str(voc), progress=False)
 
     builtin.register_all(str(root))
     (record,) = DatasetCatalog.get("ade20k_sem_seg_val")

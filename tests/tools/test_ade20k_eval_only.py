@@ -6,7 +6,8 @@ import pytest
 import torch
 from detectron2.config import LazyConfig, instantiate
 from PIL import Image
-from train_net_helpers import REPO, load_tool, run
+from repo_scripts import load_script
+from train_net_helpers import REPO, run
 
 from segvit.data.datasets import builtin
 
@@ -72,7 +73,7 @@ def test_missing_ade20k_names_the_folder_and_the_prepare_command(datasets_root, 
 
 def test_eval_only_on_a_tiny_converted_ade20k(datasets_root, checkpoint):
     src = make_raw_ade20k(datasets_root)
-    prepare_ade20k = load_tool("prepare_ade20k", folder="datasets")
+    prepare_ade20k = load_script("datasets", "prepare_ade20k")
     assert prepare_ade20k.convert(str(src), progress=False) == {"training": 3, "validation": 3}
 
     argv = ["--eval-only", *SHRUNK, f"train.init_checkpoint={checkpoint}", "train.device=cpu"]

@@ -1,6 +1,5 @@
 """tools/demo.py and tools/visualize_predictions.py: files written, palettes, and clear errors."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 from PIL import Image
+from repo_scripts import load_script
 
 from segvit.data.synthetic import SYNTHETIC_COLORS, generate_synthetic_dataset, register_synthetic
 
@@ -18,15 +18,8 @@ TINY = ["model.backbone.depth=2", "model.backbone.out_indices=[0,1]"]
 TINY += ["model.head.in_features=[block1,block0]", "model.head.layers_per_stage=1"]
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = _load_tool("demo")
-visualize = _load_tool("visualize_predictions")
+demo = load_script("tools", "demo")
+visualize = load_script("tools", "visualize_predictions")
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,17 @@
 """Shared by the tests of tools/train_net.py: the tool as a module, a tiny-run override list."""
 
-import importlib.util
 import json
 import socket
 from pathlib import Path
+
+from repo_scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / "configs/synthetic/segvit_tiny.py")
 PREFIX = "tiny_synthetic_sem_seg"
 
 
-def load_tool(name, folder="tools"):
-    """The script ``<repo>/<folder>/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(f"_{folder}_{name}", REPO / folder / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_net = load_tool("train_net")
+train_net = load_script("tools", "train_net")
 
 # A tiny model and data budget: 2 blocks, crops of 64x64, batches of 2, no worker processes.
 TINY_MODEL = [
