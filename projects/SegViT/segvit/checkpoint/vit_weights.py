@@ -14,8 +14,6 @@ their pos-embed positions, the final norm and the classifier head are dropped (a
 """
 
 import logging
-import os
-import pickle
 import re
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -27,6 +25,8 @@ from fvcore.common.checkpoint import (
 )
 
 from segvit.modeling.backbone.utils import resize_pos_embed, square_grid
+
+from .readers import read_state_dict
 
 __all__ = [
     "ViTWeights",
@@ -42,17 +42,6 @@ logger = logging.getLogger(__name__)
 # Keys the backbone does not use on purpose (no class token, no final norm, no classifier).
 _DROPPED_KEYS = ("cls_token", "dist_token", "reg_token", "mask_token")
 _DROPPED_PREFIXES = ("head.", "head_dist.", "norm.", "fc_norm.", "pre_logits.", "attn_pool.")
-
-# mmseg ``VisionTransformer`` names -> timm names (inverse of mmseg's vit2mmseg.py converter).
-_MMSEG_TO_TIMM = (
-    (r"^patch_embed\.projection\.", "patch_embed.proj."),
-    (r"^layers\.(\d+)\.ln([12])\.", r"blocks.\1.norm\2."),
-    (r"^layers\.(\d+)\.attn\.attn\.in_proj_(weight|bias)$", r"blocks.\1.attn.qkv.\2"),
-    (r"^layers\.(\d+)\.attn\.attn\.out_proj\.", r"blocks.\1.attn.proj."),
-    (r"^layers\.(\d+)\.ffn\.layers\.0\.0\.", r"blocks.\1.mlp.fc1."),
-    (r"^layers\.(\d+)\.ffn\.layers\.1\.", r"blocks.\1.mlp.fc2."),
-    (r"^ln1\.", "norm."),  # mmseg's final norm
-)
 
 _VIT_NAMES = {192: "ViT-Ti", 384: "ViT-S", 768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H"}
 
@@ -74,35 +63,6 @@ class ViTWeights(NamedTuple):
     source_format: str
     source_grid: Optional[Tuple[int, int]]
     num_prefix_tokens: int
-
-
-def read_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor], str]:
-    """Read a ViT checkpoint file into timm key names, on CPU, without dropping anything.
-
-    Returns:
-        tuple[dict[str, Tensor], str]: the state dict and its source format ("timm", "mmseg" or
-        "npz").
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"ViT checkpoint not found: {path}")
-    if path.endswith(".npz"):
-        return _read_npz(path), "npz"
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        state_dict = load_file(path, device="cpu")
-    else:
-        try:
-            state_dict = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise ValueError(
-                f"{path} holds more than tensors and is not loaded with weights_only=True; "
-                "re-save only its state dict (torch.save(ckpt['model'], ...)) and retry"
-            ) from e
-    state_dict = _unwrap(state_dict, path)
-    if any(k.startswith(("layers.", "patch_embed.projection.")) for k in state_dict):
-        return _mmseg_to_timm(state_dict), "mmseg"
-    return state_dict, "timm"
 
 
 def to_backbone_layout(
@@ -243,36 +203,6 @@ def load_into_backbone(
 # helpers
 
 
-def _unwrap(obj: Any, path: str) -> Dict[str, torch.Tensor]:
-    """Find the state dict inside a checkpoint and strip DDP / detector prefixes."""
-    if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
-    for wrapper in ("model", "state_dict"):
-        if isinstance(obj.get(wrapper), dict):
-            obj = obj[wrapper]
-            break
-    state_dict = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    for prefix in ("module.", "backbone."):  # DDP; Detectron2 / mmseg segmentor checkpoints
-        if any(k.startswith(prefix) for k in state_dict):
-            state_dict = {
-                k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)
-            }
-    if not state_dict:
-        raise ValueError(f"{path}: no tensors found")
-    return state_dict
-
-
-def _mmseg_to_timm(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state_dict.items():
-        for pattern, repl in _MMSEG_TO_TIMM:
-            key, n = re.subn(pattern, repl, key)
-            if n:
-                break
-        out[key] = value
-    return out
-
-
 def _count_prefix_tokens(state_dict: Dict[str, torch.Tensor]) -> int:
     """Class + distillation + register tokens present in a timm state dict."""
     count = sum(1 for k in ("cls_token", "dist_token") if k in state_dict)
@@ -339,66 +269,3 @@ def _mismatch_message(
     else:
         cause = "the backbone architecture differs from the checkpoint's (see infer_vit_config)"
     return f"{msg} Likely cause: {cause}."
-
-
-def _read_npz(path: str) -> Dict[str, torch.Tensor]:
-    """Google ViT ``.npz`` -> timm state dict: build a matching timm ViT and use timm's loader."""
-    import numpy as np
-    from timm.models.vision_transformer import VisionTransformer, _load_weights
-
-    with np.load(path) as w:
-        keys = set(w.files)
-        prefix = next(
-            (
-                p
-                for p in ("opt/target/", "params/img/", "params/", "")
-                if f"{p}embedding/kernel" in keys
-            ),
-            None,
-        )
-        if prefix is None:
-            raise ValueError(f"{path}: no 'embedding/kernel' array; not a Google ViT .npz")
-        kh, kw, in_chans, embed_dim = w[f"{prefix}embedding/kernel"].shape
-        pos_key = f"{prefix}Transformer/posembed_input/pos_embedding"
-        pos_key = pos_key if pos_key in keys else f"{prefix}pos_embedding"
-        num_pos = w[pos_key].shape[1]
-        has_cls = f"{prefix}cls" in keys
-        block_re = re.compile(re.escape(prefix) + r"Transformer/encoderblock(?:_(\d+))?/")
-        stacked = f"{prefix}Transformer/encoderblock/LayerNorm_0/scale" in keys
-        if stacked:  # big_vision "scan" layout: arrays stacked over blocks
-            depth = w[f"{prefix}Transformer/encoderblock/LayerNorm_0/scale"].shape[0]
-        else:
-            depth = 1 + max(
-                int(m.group(1)) for k in keys if (m := block_re.match(k)) and m.group(1)
-            )
-        first = "encoderblock/" if stacked else "encoderblock_0/"
-        block0 = [k for k in keys if k.startswith(f"{prefix}Transformer/{first}")]
-        num_heads = next(w[k].shape[-2] for k in block0 if k.endswith("/query/kernel"))
-        mlp_dim = next(
-            w[k].shape[-1] for k in block0 if re.search(r"MlpBlock_\d+/Dense_0/kernel$", k)
-        )
-        num_classes = w[f"{prefix}head/bias"].shape[-1] if f"{prefix}head/bias" in keys else 0
-        has_map = any(k.startswith(f"{prefix}MAPHead_0/") for k in keys)
-
-    if kh != kw:
-        raise NotImplementedError(f"{path}: non-square patches {kh}x{kw} are not supported")
-    g = square_grid(num_pos - int(has_cls))
-    if g is None:
-        raise ValueError(f"{path}: pos embedding of {num_pos} positions is not a square grid")
-    model = VisionTransformer(
-        img_size=g * kh,
-        patch_size=kh,
-        in_chans=in_chans,
-        num_classes=num_classes,
-        global_pool="token" if has_cls else ("map" if has_map else "avg"),
-        embed_dim=embed_dim,
-        depth=depth,
-        num_heads=num_heads,
-        mlp_ratio=mlp_dim / embed_dim,
-        qkv_bias=True,
-        class_token=has_cls,
-        fc_norm=False,  # the npz's encoder_norm is timm's ``norm``
-        weight_init="skip",
-    )
-    _load_weights(model, path)
-    return dict(model.state_dict())
