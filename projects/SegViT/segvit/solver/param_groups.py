@@ -3,6 +3,10 @@
 The official mmseg config matches parameter names against ``head`` (lr x10) before ``norm``
 (weight decay 0), so the head's LayerNorms keep weight decay while the backbone's do not; we
 reproduce that by default (``head_norm_weight_decay=None`` keeps the base decay).
+
+MaskFormer and Mask2Former (Detectron2 recipes) instead take weight decay off every norm, every
+``nn.Embedding`` (their learnable queries) and Swin's position tables; ``head_norm_weight_decay``,
+``embedding_weight_decay`` and ``zero_decay_keywords`` express that.
 """
 
 from typing import Any, Dict, List, Optional
@@ -21,6 +25,8 @@ def build_param_groups(
     head_lr_multiplier: float = 10.0,
     backbone_norm_weight_decay: float = 0.0,
     head_norm_weight_decay: Optional[float] = None,
+    embedding_weight_decay: Optional[float] = None,
+    zero_decay_keywords: tuple = (),
 ) -> List[Dict[str, Any]]:
     """One optimizer param group per trainable parameter, with its lr and weight decay.
 
@@ -33,9 +39,15 @@ def build_param_groups(
         backbone_norm_weight_decay: weight decay of normalisation layers outside the head.
         head_norm_weight_decay: weight decay of normalisation layers in the head
             (None: the default ``weight_decay``, as in the official config).
+        embedding_weight_decay: weight decay of ``nn.Embedding`` weights (None: the default).
+        zero_decay_keywords: parameters whose name contains one of these get no weight decay
+            (e.g. Swin's ``relative_position_bias_table``).
     """
     norm_param_ids = {
         id(p) for m in model.modules() if isinstance(m, _NORM_TYPES) for p in m.parameters(False)
+    }
+    embedding_param_ids = {
+        id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters(False)
     }
     groups = []
     for name, param in model.named_parameters():
@@ -48,6 +60,10 @@ def build_param_groups(
                 decay = backbone_norm_weight_decay
             elif head_norm_weight_decay is not None:
                 decay = head_norm_weight_decay
+        elif id(param) in embedding_param_ids and embedding_weight_decay is not None:
+            decay = embedding_weight_decay
+        if any(keyword in name for keyword in zero_decay_keywords):
+            decay = 0.0
         lr = base_lr * (head_lr_multiplier if in_head else 1.0)
         groups.append({"params": [param], "lr": lr, "weight_decay": decay, "name": name})
     return groups
