@@ -25,9 +25,10 @@ from segvit.baselines.criterion import batch_sigmoid_focal_cost
 from segvit.modeling.losses.mask_losses import sigmoid_focal_loss
 from segvit.utils.flop_handles import FLOP_HANDLES
 
+from baseline_helpers import NUM_CLASSES, shrink_baseline
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs" / "common" / "models"
-NUM_CLASSES = 5
 
 # Parameters whose gradient is exactly zero at initialisation, by construction of maskformer2's
 # modules (all of them get a gradient tensor, and a non-zero one after the first update):
@@ -48,45 +49,10 @@ ZERO_GRAD_AT_INIT["maskformer_vit"] = ZERO_GRAD_AT_INIT["maskformer"]
 ZERO_GRAD_AT_INIT["mask2former_vit"] = ZERO_GRAD_AT_INIT["mask2former"]
 
 
-def _shrink_head(m, name: str) -> None:
-    m.num_queries = 10
-    head = m.sem_seg_head
-    head.num_classes = NUM_CLASSES
-    head.pixel_decoder.conv_dim = 32  # GroupNorm(32, .) needs a multiple of 32
-    head.pixel_decoder.mask_dim = 32
-    pred = head.transformer_predictor
-    pred.hidden_dim, pred.nheads, pred.dim_feedforward, pred.dec_layers = 32, 2, 64, 2
-    if name.startswith("mask2former"):
-        pd = head.pixel_decoder
-        pd.transformer_enc_layers, pd.transformer_nheads, pd.transformer_dim_feedforward = 1, 2, 64
-        m.criterion.num_points = 64
-
-
-def _shrink_swin(swin) -> None:
-    swin.embed_dim, swin.depths, swin.num_heads = 32, (1, 1, 1, 1), (1, 2, 4, 8)
-
-
 def tiny_config(name: str):
     """The model config ``configs/common/models/{name}.py`` with tiny dimensions."""
     m = LazyConfig.load(str(CONFIGS / f"{name}.py")).model
-    if name == "segvit_swin":
-        _shrink_swin(m.backbone.net)
-        pd = m.backbone.pixel_decoder
-        pd.conv_dim, pd.mask_dim, pd.transformer_nheads = 32, 32, 2
-        pd.transformer_enc_layers, pd.transformer_dim_feedforward = 1, 64
-        m.head.num_classes, m.head.embed_dim, m.head.num_heads = NUM_CLASSES, 32, 2
-        m.head.layers_per_stage = 1
-        m.inference.mode = "whole"
-        return m
-    _shrink_head(m, name)
-    if name.endswith("_vit"):
-        vit = m.backbone.net
-        vit.embed_dim, vit.depth, vit.num_heads, vit.out_indices = 32, 2, 2, (1,)
-        m.backbone.in_feature, m.backbone.out_channels = "block1", 32
-    else:
-        _shrink_swin(m.backbone)
-        if name == "maskformer":
-            m.sem_seg_head.transformer_predictor.in_channels = 8 * 32  # res5 of embed_dim 32
+    shrink_baseline(m)
     return m
 
 
