@@ -12,16 +12,16 @@ from detectron2.config import LazyCall as L
 from segvit.baselines import MSDeformAttnPixelDecoder, MultiScaleMaskedTransformerDecoder
 
 from ..common.models.mask2former import model as mask2former
-from .maskformer_tiny import WIDTH, dataloader, lr_multiplier, model, optimizer, train
+from .maskformer_tiny import dataloader, lr_multiplier, model, optimizer, train
 
 model.sem_seg_head.pixel_decoder = L(MSDeformAttnPixelDecoder)(
     input_shape="${..input_shape}",
     transformer_dropout=0.0,
     transformer_nheads=4,
-    transformer_dim_feedforward=2 * WIDTH,
+    transformer_dim_feedforward=128,
     transformer_enc_layers=2,
-    conv_dim=WIDTH,
-    mask_dim=WIDTH,
+    conv_dim="${...backbone.out_channels}",  # 64
+    mask_dim="${...backbone.out_channels}",
     norm="GN",
     transformer_in_features=["p2", "p3", "p4"],
     common_stride=4,  # mask features at 1/4, from the finest encoder level
@@ -31,10 +31,10 @@ model.sem_seg_head.transformer_predictor = L(MultiScaleMaskedTransformerDecoder)
     in_channels="${..pixel_decoder.conv_dim}",
     mask_classification=True,
     num_classes="${..num_classes}",
-    hidden_dim=WIDTH,
+    hidden_dim="${...backbone.out_channels}",
     num_queries="${...num_queries}",
     nheads=4,
-    dim_feedforward=4 * WIDTH,
+    dim_feedforward=256,
     dec_layers=3,
     pre_norm=False,
     mask_dim="${..pixel_decoder.mask_dim}",
@@ -43,3 +43,4 @@ model.sem_seg_head.transformer_predictor = L(MultiScaleMaskedTransformerDecoder)
 model.criterion = mask2former.criterion
 model.criterion.num_points = 28 * 28
 train.output_dir = "output/mask2former_tiny"
+del mask2former  # only its criterion was needed

@@ -15,15 +15,14 @@ from detectron2.modeling.backbone import SimpleFeaturePyramid
 from segvit.data.synthetic import SYNTHETIC_CLASSES
 
 from ..common.models.maskformer import model
-from .segvit_tiny import dataloader, lr_multiplier, optimizer, train
+from .segvit_tiny import dataloader, lr_multiplier
 from .segvit_tiny import model as segvit_tiny
-
-WIDTH = 64  # pyramid, pixel decoder and transformer decoder width (GroupNorm needs a multiple of 32)
+from .segvit_tiny import optimizer, train
 
 model.backbone = L(SimpleFeaturePyramid)(
     net=segvit_tiny.backbone,
     in_feature="block3",
-    out_channels=WIDTH,
+    out_channels=64,  # the width of every part of the decoder (GroupNorm: a multiple of 32)
     scale_factors=(2.0, 1.0, 0.5),  # strides 4, 8, 16 -> p2, p3, p4
     norm="LN",
     square_pad=0,
@@ -34,22 +33,22 @@ model.num_queries = 16
 model.pixel_mean = segvit_tiny.pixel_mean
 model.pixel_std = segvit_tiny.pixel_std
 
-head = model.sem_seg_head
-head.num_classes = len(SYNTHETIC_CLASSES)
-head.input_shape = {
+model.sem_seg_head.num_classes = len(SYNTHETIC_CLASSES)
+model.sem_seg_head.input_shape = {
     f"p{level}": L(ShapeSpec)(channels="${....backbone.out_channels}", stride=2**level)
     for level in (2, 3, 4)
 }
-head.pixel_decoder.conv_dim = WIDTH
-head.pixel_decoder.mask_dim = WIDTH
-head.transformer_in_feature = "p4"
-head.transformer_predictor.update(
+model.sem_seg_head.pixel_decoder.conv_dim = "${...backbone.out_channels}"
+model.sem_seg_head.pixel_decoder.mask_dim = "${...backbone.out_channels}"
+model.sem_seg_head.transformer_in_feature = "p4"
+model.sem_seg_head.transformer_predictor.update(
     in_channels="${...backbone.out_channels}",
-    hidden_dim=WIDTH,
+    hidden_dim="${...backbone.out_channels}",
     nheads=4,
-    dim_feedforward=4 * WIDTH,
+    dim_feedforward=256,
     dec_layers=3,
 )
 
 dataloader.train.mapper.num_classes = "${model.sem_seg_head.num_classes}"
 train.output_dir = "output/maskformer_tiny"
+del segvit_tiny  # only its backbone and normalisation were needed

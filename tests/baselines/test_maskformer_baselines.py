@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from baseline_helpers import NUM_CLASSES, shrink_baseline
 from detectron2.config import LazyConfig, instantiate
 
 import segvit.baselines  # noqa: F401  (installs the fast_eval_api fallback first)
@@ -24,8 +25,6 @@ from segvit.baselines import (
 from segvit.baselines.criterion import batch_sigmoid_focal_cost
 from segvit.modeling.losses.mask_losses import sigmoid_focal_loss
 from segvit.utils.flop_handles import FLOP_HANDLES
-
-from baseline_helpers import NUM_CLASSES, shrink_baseline
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs" / "common" / "models"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from baseline_helpers import is_baseline, shrink_baseline, target_of
 from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog
-from baseline_helpers import is_baseline, shrink_baseline, target_of
 
 import segvit  # noqa: F401  (registers datasets)
 from segvit.modeling.backbone.vit import ViT

@@ -1,10 +1,10 @@
 """SegViT on Swin-T (paper Table 6: 47.1 mIoU on ADE20K, 48.0 GFLOPs at 512x512; facts section 8).
 
 Swin-T stages 2-4 (res3-res5, strides 8/16/32) go through Mask2Former's deformable-attention
-encoder used as a neck (256-d, 3 layers: see below), then the ATM head runs 3 stages x 3 layers on the refined maps,
-coarsest first, without input projections (``use_proj=False``: the neck already gives 256-d),
-summing the mask logits at 1/8. Everything else (criterion, normalisation, slide inference) is the
-ViT-B SegViT config this file imports.
+encoder used as a neck (256-d, 3 layers: see below), then the ATM head runs 3 stages x 3 layers on
+the refined maps, coarsest first, without input projections (``use_proj=False``: the neck
+already gives 256-d), summing the mask logits at 1/8. Everything else (criterion, normalisation,
+slide inference) is the ViT-B SegViT config this file imports.
 
 Neck depth: facts section 8 calls the dev repo's neck "Mask2Former-style 6-layer", but 6 layers
 cost 24.4 GFLOPs alone and put the model at 60.9 GFLOPs, 27% above the paper's own 48.0. Three
