@@ -132,13 +132,13 @@ def train_tiny(method: Method, iters: int, workdir: str) -> Dict[str, float]:
         raise RuntimeError(f"training {method.name} failed (exit {proc.returncode}); see {log}")
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.json"))]
     miou = [r["sem_seg/mIoU"] for r in rows if "sem_seg/mIoU" in r]
-    step_times = [r["time"] for r in rows if "time" in r]
-    if not miou or not step_times:
-        raise RuntimeError(f"{out}/metrics.json has no mIoU or no iteration times")
+    step_times = [r["time"] for r in rows if "time" in r]  # none in very short runs
+    if not miou:
+        raise RuntimeError(f"{out}/metrics.json has no mIoU; see {log}")
     model = build_eval_model(method.tiny_config)
     return {
         "miou": miou[-1],
-        "s_per_iter": statistics.median(step_times),
+        "s_per_iter": statistics.median(step_times) if step_times else float("nan"),
         "wall_s": time.time() - start,
         **{f"tiny_{k}": v for k, v in params_and_gflops(model, 128).items()},
     }
