@@ -132,6 +132,18 @@ def test_all_ignored_image_in_batch(ignore_mode):
     _assert_losses(got, {**final, **aux})
 
 
+def test_mask_classes_all_supervises_absent_classes_with_empty_masks():
+    criterion = ATMCriterion(num_classes=K, mask_classes="all")
+    got = criterion(_outputs([LOGITS], [MASKS], [AUX_LOGITS], [AUX_MASKS]), torch.tensor([LABEL]))
+    valid = [True, True, True, True]  # "negative": the ignored pixel is a negative
+    flat = [[v for row in m for v in row] for m in MASKS]
+    final = _ref_losses(LOGITS, dict(enumerate(flat)), valid, 3.0, (0, K, 2))
+    aux = _ref_losses(AUX_LOGITS, {k: [AUX_MASKS[k]] * 4 for k in range(K)}, valid, 3.0, (0, K, 2))
+    _assert_losses(got, {**final, **{f"{k}_0": v for k, v in aux.items()}})
+    with pytest.raises(ValueError, match="present.*all"):
+        ATMCriterion(num_classes=K, mask_classes="some")
+
+
 def test_batch_without_any_class_gives_zero_mask_losses_and_no_nan():
     outputs = _outputs([LOGITS], [MASKS], [AUX_LOGITS], [AUX_MASKS])
     outputs["pred_masks"].requires_grad_(True)

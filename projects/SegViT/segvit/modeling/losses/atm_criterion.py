@@ -18,6 +18,7 @@ from .mask_losses import dice_loss, sigmoid_focal_loss
 __all__ = ["ATMCriterion"]
 
 _IGNORE_MODES = ("negative", "exclude")
+_MASK_CLASSES = ("present", "all")
 
 
 def _at_least_fp32(x: Tensor) -> Tensor:
@@ -58,6 +59,7 @@ class ATMCriterion(nn.Module):
         dice_weight: float = 1.0,
         ignore_value: int = 255,
         ignore_mode: str = "negative",
+        mask_classes: str = "present",
     ):
         """
         Args:
@@ -68,10 +70,16 @@ class ATMCriterion(nn.Module):
             dice_weight (float): weight of the dice loss.
             ignore_value (int): label of ignored / padded pixels.
             ignore_mode (str): "negative" or "exclude", see the class docstring.
+            mask_classes (str): which queries get focal and dice losses: "present" (the paper:
+                the classes in the image) or "all" (absent classes against an empty mask, so every
+                query learns where its class is not, from every image).
         """
         super().__init__()
         if ignore_mode not in _IGNORE_MODES:
             raise ValueError(f"ignore_mode={ignore_mode!r} is not one of {_IGNORE_MODES}.")
+        if mask_classes not in _MASK_CLASSES:
+            raise ValueError(f"mask_classes={mask_classes!r} is not one of {_MASK_CLASSES}.")
+        self.mask_classes = mask_classes
         self.num_classes = num_classes
         self.ce_weight = ce_weight
         self.focal_weight = focal_weight
@@ -101,8 +109,9 @@ class ATMCriterion(nn.Module):
 
     def _prepare_targets(self, targets: Tensor) -> _BatchTargets:
         present = self._present_classes(targets)  # (B, K) bool
-        batch_idx, class_idx = present.nonzero(as_tuple=True)  # (M,), (M,) in image-major order
-        masks, valid = self._target_masks(targets, present)  # (M, H*W)
+        supervised = present if self.mask_classes == "present" else torch.ones_like(present)
+        batch_idx, class_idx = supervised.nonzero(as_tuple=True)  # (M,), (M,) image-major order
+        masks, valid = self._target_masks(targets, supervised)  # (M, H*W)
         # Class target of query k: k if class k is present, else no-object (K).
         no_object = torch.full_like(present, self.num_classes, dtype=torch.long)
         classes = torch.arange(self.num_classes, device=targets.device).expand_as(present)
@@ -149,7 +158,7 @@ class ATMCriterion(nn.Module):
         return counts.view(b, k) > 0
 
     def _target_masks(self, targets: Tensor, present: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
-        """Binary masks ``label == k`` of the present classes, (M, H*W) float, in ``nonzero`` order,
+        """Binary masks ``label == k`` of the selected classes, (M, H*W) float, in ``nonzero`` order,
         and the (M, H*W) valid-pixel mask for ``ignore_mode="exclude"`` (None otherwise)."""
         masks: List[Tensor] = []
         valid: List[Tensor] = []
