@@ -19,14 +19,13 @@ import os
 import sys
 from typing import List, Optional
 
-import torch
-
 from segvit.checkpoint.vit_weights import (
     infer_vit_config,
     load_into_backbone,
     read_state_dict,
     to_backbone_layout,
 )
+from segvit.checkpoint.writer import save_detectron2_checkpoint
 from segvit.modeling.backbone.vit import ViT
 
 
@@ -86,15 +85,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     missing, unexpected = load_into_backbone(reference, weights.state_dict)
     del reference
 
-    checkpoint = {
-        "model": {"backbone." + k: v for k, v in weights.state_dict.items()},
-        "__author__": "segvit convert_pretrained",
-        "matching_heuristics": False,
-    }
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = args.output + ".tmp"
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, args.output)  # no half-written output on failure
+    save_detectron2_checkpoint(
+        weights.state_dict, args.output, prefix="backbone.", author="segvit convert_pretrained"
+    )
 
     arch_str = ", ".join(f"{k}={v}" for k, v in arch.items() if k != "pretrain_img_size")
     print(f"input:   {args.input} ({weights.source_format})")

@@ -40,8 +40,6 @@ import os
 import sys
 from typing import List, Optional
 
-import torch
-
 from segvit.checkpoint.swin_weights import (
     build_reference,
     check_against_reference,
@@ -50,6 +48,7 @@ from segvit.checkpoint.swin_weights import (
     load_swin_state_dict,
     swin_name,
 )
+from segvit.checkpoint.writer import save_detectron2_checkpoint
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -81,15 +80,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         weights.state_dict, build_reference(arch), source=args.input
     )
 
-    checkpoint = {
-        "model": {args.prefix + k: v for k, v in state_dict.items()},
-        "__author__": "segvit convert_swin_pretrained",
-        "matching_heuristics": False,
-    }
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = args.output + ".tmp"
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, args.output)  # no half-written output on failure
+    save_detectron2_checkpoint(
+        state_dict, args.output, prefix=args.prefix, author="segvit convert_swin_pretrained"
+    )
 
     keys = ("embed_dim", "depths", "num_heads", "window_size", "patch_size", "mlp_ratio", "ape")
     print(f"input:   {args.input} ({weights.source_format} Swin layout)")

@@ -157,13 +157,13 @@ class ATMCriterion(nn.Module):
         counts = torch.bincount((image * k + targets)[keep], minlength=b * k)  # (B*K,)
         return counts.view(b, k) > 0
 
-    def _target_masks(self, targets: Tensor, present: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
-        """Binary masks ``label == k`` of the selected classes, (M, H*W) float, in ``nonzero`` order,
-        and the (M, H*W) valid-pixel mask for ``ignore_mode="exclude"`` (None otherwise)."""
+    def _target_masks(self, targets: Tensor, selected: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """Binary masks ``label == k`` of the selected (B, K) classes, (M, H*W) float, in
+        ``nonzero`` order, and the (M, H*W) valid-pixel mask for ``ignore_mode="exclude"``."""
         masks: List[Tensor] = []
         valid: List[Tensor] = []
-        for label, present_i in zip(targets, present):
-            classes = present_i.nonzero(as_tuple=True)[0]  # (M_i,)
+        for label, selected_i in zip(targets, selected):
+            classes = selected_i.nonzero(as_tuple=True)[0]  # (M_i,)
             masks.append((label[None] == classes[:, None, None]).flatten(1))  # (M_i, H*W)
             if self.ignore_mode == "exclude":
                 keep = (label != self.ignore_value).flatten()  # (H*W,)
