@@ -46,6 +46,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=None,
         help="pos-embed positions before the grid (1 = class token); inferred when omitted",
     )
+    parser.add_argument(
+        "--prefix",
+        default="backbone.",
+        help="prepended to every key: 'backbone.' for SegViT (default), 'backbone.net.' for the "
+        "MaskFormer/Mask2Former ViT-B configs (the ViT inside a SimpleFeaturePyramid)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = parser.parse_args(argv)
     if os.path.exists(args.output) and not args.overwrite:
@@ -86,14 +92,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     del reference
 
     save_detectron2_checkpoint(
-        weights.state_dict, args.output, prefix="backbone.", author="segvit convert_pretrained"
+        weights.state_dict, args.output, prefix=args.prefix, author="segvit convert_pretrained"
     )
 
     arch_str = ", ".join(f"{k}={v}" for k, v in arch.items() if k != "pretrain_img_size")
     print(f"input:   {args.input} ({weights.source_format})")
     print(f"arch:    {arch_str}")
     print(f"pos:     stored grid {weights.source_grid} -> {grid}")
-    print(f"kept:    {len(weights.state_dict)} tensors (prefixed 'backbone.')")
+    print(f"kept:    {len(weights.state_dict)} tensors (prefixed {args.prefix!r})")
     print(f"dropped: {', '.join(weights.dropped) or 'nothing'}")
     print(f"missing: {', '.join(missing) or 'none'}")
     print(
