@@ -193,6 +193,11 @@ def render(full: Dict, tiny: Dict, args, elapsed: float) -> str:
         "`docs/baselines.md` explains every handle. SegViT Swin-T uses a 3-layer deformable neck",
         "(docs/design.md explains why not 6).",
         "",
+        "CPU latency does not follow GFLOPs: without a compiled op, maskformer2's deformable",
+        "attention runs its pure-PyTorch `grid_sample` path, which is slow per flop, so the models",
+        "with a deformable encoder (SegViT's neck, Mask2Former's pixel decoder) pay most; MaskFormer",
+        "has none. On a GPU with the compiled op the order follows the FLOPs more closely.",
+        "",
     ]
     return "\n".join(lines)
 
