@@ -195,8 +195,8 @@ def render(full: Dict, tiny: Dict, args, elapsed: float) -> str:
         "",
         "CPU latency does not follow GFLOPs: without a compiled op, maskformer2's deformable",
         "attention runs its pure-PyTorch `grid_sample` path, which is slow per flop, so the models",
-        "with a deformable encoder (SegViT's neck, Mask2Former's pixel decoder) pay most; MaskFormer",
-        "has none. Not measured on a GPU.",
+        "with a deformable encoder (SegViT's neck, Mask2Former's pixel decoder) pay most;",
+        "MaskFormer has none. Not measured on a GPU.",
         "",
     ]
     return "\n".join(lines)
