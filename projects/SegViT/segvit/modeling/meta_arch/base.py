@@ -9,6 +9,7 @@ images through the configured inference mode (whole / slide / ms_flip), and retu
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+from detectron2.modeling import build_backbone, build_sem_seg_head
 from detectron2.modeling.backbone import Backbone
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 from detectron2.structures import ImageList
@@ -64,6 +65,21 @@ class SemanticSegmentor(nn.Module):
         self.size_divisibility = size_divisibility
         self.ignore_value = ignore_value
         self.inference = inference if inference is not None else InferenceConfig()
+
+    @staticmethod
+    def base_args_from_cfg(cfg) -> Dict:
+        """The constructor arguments every subclass reads from a yacs config the same way:
+        backbone, head (built on the backbone's output shapes), normalisation, ignore value and
+        inference settings. Subclasses add their own (criterion, loss weight)."""
+        backbone = build_backbone(cfg)
+        return {
+            "backbone": backbone,
+            "head": build_sem_seg_head(cfg, backbone.output_shape()),
+            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
+            "pixel_std": cfg.MODEL.PIXEL_STD,
+            "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
+            "inference": inference_config_from_cfg(cfg),
+        }
 
     @property
     def device(self) -> torch.device:

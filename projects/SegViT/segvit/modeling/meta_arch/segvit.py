@@ -10,12 +10,12 @@ from typing import Dict, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from detectron2.config import configurable
-from detectron2.modeling import META_ARCH_REGISTRY, build_backbone, build_sem_seg_head
+from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.modeling.backbone import Backbone
 from torch import nn
 
 from ..losses.atm_criterion import ATMCriterion
-from .base import SemanticSegmentor, inference_config_from_cfg
+from .base import SemanticSegmentor
 from .inference import InferenceConfig
 
 __all__ = ["SegViT", "combine_masks_and_classes"]
@@ -76,8 +76,6 @@ class SegViT(SemanticSegmentor):
 
     @classmethod
     def from_config(cls, cfg):
-        backbone = build_backbone(cfg)
-        head = build_sem_seg_head(cfg, backbone.output_shape())
         loss = cfg.MODEL.SEGVIT.LOSS
         criterion = ATMCriterion(
             num_classes=cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
@@ -88,15 +86,7 @@ class SegViT(SemanticSegmentor):
             ignore_value=cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
             ignore_mode=loss.IGNORE_MODE,
         )
-        return {
-            "backbone": backbone,
-            "head": head,
-            "criterion": criterion,
-            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
-            "pixel_std": cfg.MODEL.PIXEL_STD,
-            "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
-            "inference": inference_config_from_cfg(cfg),
-        }
+        return {**cls.base_args_from_cfg(cfg), "criterion": criterion}
 
     def losses(self, images: torch.Tensor, targets: torch.Tensor) -> Dict[str, torch.Tensor]:
         """ATM losses of a padded batch: images (B, 3, Hp, Wp), targets (B, Hp, Wp)."""

@@ -12,11 +12,11 @@ from typing import Dict, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from detectron2.config import configurable
-from detectron2.modeling import META_ARCH_REGISTRY, build_backbone, build_sem_seg_head
+from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.modeling.backbone import Backbone
 from torch import nn
 
-from .base import SemanticSegmentor, inference_config_from_cfg
+from .base import SemanticSegmentor
 from .inference import InferenceConfig
 
 __all__ = ["SETR"]
@@ -63,16 +63,7 @@ class SETR(SemanticSegmentor):
 
     @classmethod
     def from_config(cls, cfg):
-        backbone = build_backbone(cfg)
-        return {
-            "backbone": backbone,
-            "head": build_sem_seg_head(cfg, backbone.output_shape()),
-            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
-            "pixel_std": cfg.MODEL.PIXEL_STD,
-            "ignore_value": cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
-            "loss_weight": cfg.MODEL.SEM_SEG_HEAD.LOSS_WEIGHT,
-            "inference": inference_config_from_cfg(cfg),
-        }
+        return {**cls.base_args_from_cfg(cfg), "loss_weight": cfg.MODEL.SEM_SEG_HEAD.LOSS_WEIGHT}
 
     def forward_logits(self, images: torch.Tensor) -> torch.Tensor:
         """Class logits (B, K, Hp, Wp) for normalised images (B, 3, H, W), padded here to the
