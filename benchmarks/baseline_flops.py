@@ -4,9 +4,9 @@
 Counts with fvcore (one multiply-add = one flop, the papers' convention) on the full model in
 evaluation mode, batch 1, one 512x512 image, whole-image inference, including the final per-class
 combination of masks and classes, as the papers' tools do (Mask2Former's ``analyze_model.py``,
-SegViT's ``get_flops_fvcore.py``). Adds our handles for ``aten::grid_sampler`` and
-``aten::baddbmm`` (``segvit.utils.flop_handles``) to the project's counter (which has the
-attention handles); the counter refuses to report a total that could miss more than 1%.
+SegViT's ``get_flops_fvcore.py``). The project's counter carries handles for the attention ops,
+``aten::grid_sampler`` and ``aten::baddbmm`` (``segvit.utils.flops``); it refuses to report a
+total that could miss more than 1%.
 
 Example::
 
@@ -23,8 +23,7 @@ from typing import Dict, Optional
 import torch
 from detectron2.config import LazyConfig, instantiate
 
-from segvit.utils.flop_handles import FLOP_HANDLES
-from segvit.utils.flops import count_flops, register_flop_handles
+from segvit.utils.flops import count_flops
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "common" / "models"
 
@@ -67,7 +66,6 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--vit", action="store_true", help="also the ViT-B baselines")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    register_flop_handles(FLOP_HANDLES)
 
     models = {**MODELS, **(VIT_MODELS if args.vit else {})}
     header = (

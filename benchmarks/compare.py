@@ -38,6 +38,8 @@ from typing import Dict, List, Optional
 import torch
 from detectron2.config import LazyConfig, instantiate
 
+from segvit.utils.flops import count_flops
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = os.path.join(ROOT, "benchmarks", "compare.md")
 
@@ -74,10 +76,8 @@ def model_inputs(size: int) -> List[Dict]:
 
 
 def params_and_gflops(model: torch.nn.Module, size: int) -> Dict[str, float]:
-    from segvit.utils.flop_handles import FLOP_HANDLES
-    from segvit.utils.flops import count_flops, register_flop_handles
-
-    register_flop_handles(FLOP_HANDLES)
+    """Params (M) and fvcore GFLOPs of one whole-image pass (``count_flops`` carries the SDPA,
+    MHA, grid_sampler and baddbmm handles)."""
     with torch.no_grad():
         report = count_flops(model, model_inputs(size))
     return {
