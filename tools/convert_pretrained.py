@@ -15,7 +15,6 @@ Then set ``train.init_checkpoint`` (LazyConfig) or ``MODEL.WEIGHTS`` (yacs) to t
 """
 import argparse
 import logging
-import os
 import sys
 from typing import List, Optional
 
@@ -25,14 +24,17 @@ from segvit.checkpoint.vit_weights import (
     read_state_dict,
     to_backbone_layout,
 )
-from segvit.checkpoint.writer import save_detectron2_checkpoint
+from segvit.checkpoint.writer import (
+    add_output_arguments,
+    check_output_arguments,
+    save_detectron2_checkpoint,
+)
 from segvit.modeling.backbone.vit import ViT
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="timm/mmseg .pth, .safetensors or .npz")
-    parser.add_argument("--output", required=True, help="Detectron2 checkpoint to write (.pth)")
     parser.add_argument(
         "--pretrain-img-size",
         type=int,
@@ -46,16 +48,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=None,
         help="pos-embed positions before the grid (1 = class token); inferred when omitted",
     )
-    parser.add_argument(
-        "--prefix",
-        default="backbone.",
-        help="prepended to every key: 'backbone.' for SegViT (default), 'backbone.net.' for the "
-        "MaskFormer/Mask2Former ViT-B configs (the ViT inside a SimpleFeaturePyramid)",
+    add_output_arguments(
+        parser,
+        prefix_help="prepended to every key: 'backbone.' for SegViT (default), 'backbone.net.' for "
+        "the MaskFormer/Mask2Former ViT-B configs (the ViT inside a SimpleFeaturePyramid)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = parser.parse_args(argv)
-    if os.path.exists(args.output) and not args.overwrite:
-        parser.error(f"{args.output} exists; pass --overwrite to replace it")
+    check_output_arguments(parser, args)
     return args
 
 

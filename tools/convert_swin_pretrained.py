@@ -36,7 +36,6 @@ skips tensors of the wrong shape with only a warning.
 """
 import argparse
 import logging
-import os
 import sys
 from typing import List, Optional
 
@@ -48,25 +47,23 @@ from segvit.checkpoint.swin_weights import (
     load_swin_state_dict,
     swin_name,
 )
-from segvit.checkpoint.writer import save_detectron2_checkpoint
+from segvit.checkpoint.writer import (
+    add_output_arguments,
+    check_output_arguments,
+    save_detectron2_checkpoint,
+)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", required=True, help="official Swin .pth (or .safetensors)")
-    parser.add_argument("--output", required=True, help="Detectron2 checkpoint to write (.pth)")
-    parser.add_argument(
-        "--prefix",
-        default="backbone.",
-        help="prepended to every key: 'backbone.' for MaskFormer/Mask2Former (default), "
+    add_output_arguments(
+        parser,
+        prefix_help="prepended to every key: 'backbone.' for MaskFormer/Mask2Former (default), "
         "'backbone.net.' for SegViT on Swin",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = parser.parse_args(argv)
-    if args.prefix and not args.prefix.endswith("."):
-        parser.error(f"--prefix {args.prefix!r} must end with '.' (e.g. 'backbone.net.')")
-    if os.path.exists(args.output) and not args.overwrite:
-        parser.error(f"{args.output} exists; pass --overwrite to replace it")
+    check_output_arguments(parser, args)
     return args
 
 
