@@ -144,6 +144,42 @@ def test_mask_classes_all_supervises_absent_classes_with_empty_masks():
         ATMCriterion(num_classes=K, mask_classes="some")
 
 
+def _ref_pixel_ce(masks_per_pixel, labels):
+    """Mean over non-ignored pixels of -log softmax across classes; masks_per_pixel: K lists."""
+    terms = []
+    for p, label in enumerate(labels):
+        if label == IGNORE:
+            continue
+        column = [m[p] for m in masks_per_pixel]
+        terms.append(math.log(sum(math.exp(v) for v in column)) - column[label])
+    return sum(terms) / len(terms) if terms else 0.0
+
+
+def test_pixel_ce_is_off_by_default_and_hand_computed_when_on():
+    outputs = _outputs([LOGITS], [MASKS], [AUX_LOGITS], [AUX_MASKS])
+    label = torch.tensor([LABEL])
+    assert not any("pixel" in key for key in ATMCriterion(num_classes=K)(outputs, label))
+    got = ATMCriterion(num_classes=K, pixel_ce_weight=5.0)(outputs, label)
+    flat_label = [v for row in LABEL for v in row]
+    final, aux = _expected("negative")
+    final["loss_pixel_ce"] = 5.0 * _ref_pixel_ce(
+        [[v for row in m for v in row] for m in MASKS], flat_label
+    )
+    aux["loss_pixel_ce_0"] = 5.0 * _ref_pixel_ce([[v] * 4 for v in AUX_MASKS], flat_label)
+    _assert_losses(got, {**final, **aux})
+    with pytest.raises(ValueError, match="pixel_ce_weight"):
+        ATMCriterion(num_classes=K, pixel_ce_weight=-1.0)
+
+
+def test_pixel_ce_of_an_all_ignored_batch_is_zero_with_finite_gradients():
+    outputs = _outputs([LOGITS], [MASKS], [AUX_LOGITS], [AUX_MASKS])
+    outputs["pred_masks"].requires_grad_(True)
+    got = ATMCriterion(num_classes=K, pixel_ce_weight=1.0)(outputs, torch.full((1, 2, 2), IGNORE))
+    assert got["loss_pixel_ce"].item() == 0 and got["loss_pixel_ce_0"].item() == 0
+    sum(got.values()).backward()
+    assert torch.isfinite(outputs["pred_masks"].grad).all()
+
+
 def test_batch_without_any_class_gives_zero_mask_losses_and_no_nan():
     outputs = _outputs([LOGITS], [MASKS], [AUX_LOGITS], [AUX_MASKS])
     outputs["pred_masks"].requires_grad_(True)

@@ -54,6 +54,8 @@ def add_segvit_config(cfg: CN) -> CN:
     loss.FOCAL_WEIGHT = 20.0
     loss.DICE_WEIGHT = 1.0
     loss.IGNORE_MODE = "negative"  # official: ignore pixels are negatives; "exclude" drops them
+    loss.MASK_CLASSES = "present"  # official: focal/dice on present classes; "all" adds absent ones
+    loss.PIXEL_CE_WEIGHT = 0.0  # not in the paper: per-pixel CE across the queries' mask logits
 
     # Inference (a model setting, not a trainer branch).
     inf = cfg.MODEL.SEGVIT.INFERENCE = CN()

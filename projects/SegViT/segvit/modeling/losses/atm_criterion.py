@@ -4,6 +4,11 @@ Query k predicts class k. Its class target is k when class k occurs in the image
 (index K). Mask losses (focal + dice, Eq. 4) are computed only for the classes that occur, against
 the binary mask ``label == k`` at label resolution. Every auxiliary output (deep supervision) gets
 the same three losses.
+
+Optional, not in the paper (off by default): a per-pixel cross-entropy across the class queries'
+mask logits (``pixel_ce_weight``). The paper's losses teach a query's mask only on images that hold
+its class, so nothing makes the masks of two classes that look alike compete on the same pixels;
+this term does. The tiny from-scratch demo model uses it (docs/design.md).
 """
 
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -33,6 +38,7 @@ class _BatchTargets(NamedTuple):
     batch_idx: Tensor  # (M,) image of each present-class mask
     class_idx: Tensor  # (M,) class (= query) of each present-class mask
     masks: Tensor  # (M, H*W) float binary masks
+    labels: Tensor  # (B, H, W) long labels, for the optional per-pixel cross-entropy
     valid: Optional[Tensor]  # (M, H*W) bool for ignore_mode="exclude", else None
     size: Tuple[int, int]  # label size (H, W)
     num_masks: float  # masks per process, averaged over processes, >= 1
@@ -60,6 +66,7 @@ class ATMCriterion(nn.Module):
         ignore_value: int = 255,
         ignore_mode: str = "negative",
         mask_classes: str = "present",
+        pixel_ce_weight: float = 0.0,
     ):
         """
         Args:
@@ -73,13 +80,19 @@ class ATMCriterion(nn.Module):
             mask_classes (str): which queries get focal and dice losses: "present" (the paper:
                 the classes in the image) or "all" (absent classes against an empty mask, so every
                 query learns where its class is not, from every image).
+            pixel_ce_weight (float): weight of a per-pixel cross-entropy over the K mask logits
+                (softmax across queries, ignored pixels skipped), added as "loss_pixel_ce" to every
+                output; 0 (default, the paper) leaves it out.
         """
         super().__init__()
         if ignore_mode not in _IGNORE_MODES:
             raise ValueError(f"ignore_mode={ignore_mode!r} is not one of {_IGNORE_MODES}.")
         if mask_classes not in _MASK_CLASSES:
             raise ValueError(f"mask_classes={mask_classes!r} is not one of {_MASK_CLASSES}.")
+        if pixel_ce_weight < 0:
+            raise ValueError(f"pixel_ce_weight must be >= 0, got {pixel_ce_weight}.")
         self.mask_classes = mask_classes
+        self.pixel_ce_weight = pixel_ce_weight
         self.num_classes = num_classes
         self.ce_weight = ce_weight
         self.focal_weight = focal_weight
@@ -96,9 +109,9 @@ class ATMCriterion(nn.Module):
             targets (Tensor): (B, H, W) integer labels in [0, K) or ``ignore_value``.
 
         Returns:
-            dict[str, Tensor]: weighted scalar losses "loss_ce", "loss_focal", "loss_dice" for the
-            final output and "loss_ce_{i}", "loss_focal_{i}", "loss_dice_{i}" for
-            ``aux_outputs[i]``; the total loss is their sum.
+            dict[str, Tensor]: weighted scalar losses "loss_ce", "loss_focal", "loss_dice" (and
+            "loss_pixel_ce" if ``pixel_ce_weight > 0``) for the final output and the same names
+            with a suffix "_{i}" for ``aux_outputs[i]``; the total loss is their sum.
         """
         self._check_inputs(outputs, targets)
         batch_targets = self._prepare_targets(targets)
@@ -120,6 +133,7 @@ class ATMCriterion(nn.Module):
             batch_idx=batch_idx,
             class_idx=class_idx,
             masks=masks,
+            labels=targets.long(),
             valid=valid,
             size=(targets.shape[-2], targets.shape[-1]),
             num_masks=self._num_masks(batch_idx.numel(), targets.device),
@@ -203,8 +217,24 @@ class ATMCriterion(nn.Module):
             dice = dice_loss(masks, target_masks, valid=targets.valid)
             loss_focal = focal.sum() / targets.num_masks
             loss_dice = dice.sum() / targets.num_masks
-        return {
+        losses = {
             "loss_ce": loss_ce * self.ce_weight,
             "loss_focal": loss_focal * self.focal_weight,
             "loss_dice": loss_dice * self.dice_weight,
         }
+        if self.pixel_ce_weight > 0:
+            losses["loss_pixel_ce"] = self._pixel_ce(pred_masks, targets) * self.pixel_ce_weight
+        return losses
+
+    def _pixel_ce(self, pred_masks: Tensor, targets: _BatchTargets) -> Tensor:
+        """Cross-entropy of (B, K, h, w) mask logits, upsampled to the labels, against the (B, H, W)
+        labels: a softmax across queries at each non-ignored pixel (0 if every pixel is ignored)."""
+        if tuple(pred_masks.shape[-2:]) != targets.size:
+            pred_masks = F.interpolate(
+                pred_masks, size=targets.size, mode="bilinear", align_corners=False
+            )
+        per_pixel = F.cross_entropy(
+            pred_masks, targets.labels, ignore_index=self.ignore_value, reduction="none"
+        )  # (B, H, W), 0 on ignored pixels
+        num_valid = (targets.labels != self.ignore_value).sum().clamp(min=1)
+        return per_pixel.sum() / num_valid

@@ -85,6 +85,8 @@ class SegViT(SemanticSegmentor):
             dice_weight=loss.DICE_WEIGHT,
             ignore_value=cfg.MODEL.SEM_SEG_HEAD.IGNORE_VALUE,
             ignore_mode=loss.IGNORE_MODE,
+            mask_classes=loss.MASK_CLASSES,
+            pixel_ce_weight=loss.PIXEL_CE_WEIGHT,
         )
         return {**cls.base_args_from_cfg(cfg), "criterion": criterion}
 
