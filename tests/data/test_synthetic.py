@@ -188,3 +188,18 @@ def test_color_baseline_is_weak(registered):
     result = evaluate_color_baseline(f"{registered}_train", f"{registered}_val")
     assert result["sem_seg"]["mIoU"] < 50
     assert set(result["class_mean_colors"]) == set(SYNTHETIC_CLASSES)
+
+
+def test_classes_that_share_a_hue_have_different_textures():
+    from segvit.data import synthetic_render as render
+
+    shapes = render.SYNTHETIC_CLASSES[1:]
+    for a in range(1, len(shapes) + 1):
+        for b in range(a + 1, len(shapes) + 1):
+            if set(render._CLASS_PALETTES[a]) & set(render._CLASS_PALETTES[b]):
+                name_a, name_b = render.SYNTHETIC_CLASSES[a], render.SYNTHETIC_CLASSES[b]
+                assert render._CLASS_TEXTURES[name_a] != render._CLASS_TEXTURES[name_b]
+    for name in shapes:
+        pattern = render._texture(render._CLASS_TEXTURES[name], (64, 64), 32.0, 32.0, 0.3)
+        assert pattern.shape == (64, 64) and set(np.unique(pattern)) <= {0.0, 1.0}
+        assert (pattern.any() and not pattern.all()) or render._CLASS_TEXTURES[name] == "plain"

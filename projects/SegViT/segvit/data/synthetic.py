@@ -1,7 +1,8 @@
 """A built-in synthetic semantic segmentation dataset: textured backgrounds with coloured shapes.
 
 The class of a pixel cannot be read from its colour: the colour palettes of the classes overlap
-(each hue fills two shape classes, and backgrounds use every colour), so shape and context decide.
+(each hue fills two shape classes, and backgrounds use every colour), so the outline and the fill
+texture of each class (stripes, dots, ...) decide.
 The dataset is generated once, deterministically from a seed, in the layout Detectron2 uses for
 ADE20K::
 
@@ -54,7 +55,7 @@ SYNTHETIC_COLORS = [
 SPLITS = ("train", "val")
 
 _GENERATOR = "segvit-synthetic"
-_VERSION = 2  # 2: partly overlapping class palettes (1: one shared palette)
+_VERSION = 3  # 3: class fill textures, larger shapes; 2: hue pairs; 1: one shared palette
 _DEFAULTS = {"num_train": 300, "num_val": 50, "seed": 0}
 _SPLIT_IDS = {"train": 0, "val": 1}
 _JPEG_QUALITY = 90

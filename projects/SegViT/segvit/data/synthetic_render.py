@@ -1,5 +1,8 @@
 """Drawing one sample of the synthetic dataset: textured background, overlapping shapes, labels.
 
+A shape's class shows in its outline and in its fill texture (stripes, dots, ...: one per class,
+turning with the shape), never in its colour alone: each hue fills two classes.
+
 Pure functions of a numpy ``Generator``: :func:`render_sample` returns an RGB image and its
 aligned label map. Writing to disk and registration live in :mod:`segvit.data.synthetic`.
 """
@@ -42,6 +45,20 @@ _PALETTE = np.array(
 _NUM_HUES = 7
 _CLASS_PALETTES = {k: [(k - 1) % _NUM_HUES, k % _NUM_HUES] for k in range(1, _NUM_HUES + 1)}
 _BACKGROUND_PALETTE = list(range(len(_PALETTE)))
+
+# Fill texture of each shape class, a 0/1 pattern that darkens the fill colour. Classes that share a
+# hue (k and k + 1) always have different textures, so colour + texture, or the outline, decide.
+_CLASS_TEXTURES = {
+    "disk": "stripes",
+    "square": "checkerboard",
+    "triangle": "dots",
+    "ring": "grid",
+    "cross": "circles",
+    "star": "thin_lines",
+    "bar": "plain",
+}
+_TEXTURE_PERIOD = 14.0  # pixels at the original image size (7-14 px after resizing to 128)
+_TEXTURE_DEPTH = 0.45  # a texture pixel keeps 55% of the fill colour
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +105,32 @@ def _shape_mask(cls: int, hw: Tuple[int, int], cx: float, cy: float, r: float, a
     else:
         raise AssertionError(f"no drawing for class {name}")
     return mask
+
+
+def _texture(name: str, hw: Tuple[int, int], cx: float, cy: float, angle: float) -> np.ndarray:
+    """(H, W) float32 pattern in {0, 1} of the texture ``name``, in the shape's own frame (centred
+    at (cx, cy), turned by ``angle``), so a texture tells the class but not the orientation."""
+    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float32)
+    u = (xs - cx) * np.cos(angle) + (ys - cy) * np.sin(angle)
+    v = -(xs - cx) * np.sin(angle) + (ys - cy) * np.cos(angle)
+    phase_u, phase_v = (u / _TEXTURE_PERIOD) % 1.0, (v / _TEXTURE_PERIOD) % 1.0
+    if name == "plain":
+        pattern = np.zeros(hw, dtype=bool)
+    elif name == "stripes":
+        pattern = phase_u < 0.5
+    elif name == "checkerboard":
+        pattern = (phase_u < 0.5) ^ (phase_v < 0.5)
+    elif name == "dots":
+        pattern = (phase_u - 0.5) ** 2 + (phase_v - 0.5) ** 2 < 0.22**2
+    elif name == "grid":
+        pattern = (phase_u < 0.25) | (phase_v < 0.25)
+    elif name == "circles":
+        pattern = (np.hypot(u, v) / _TEXTURE_PERIOD) % 1.0 < 0.5
+    elif name == "thin_lines":
+        pattern = phase_u < 0.25
+    else:
+        raise AssertionError(f"no texture {name}")
+    return pattern.astype(np.float32)
 
 
 def _pick_color(
@@ -156,7 +199,8 @@ def render_sample(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         if center is None:
             continue
         cls = int(rng.integers(1, len(SYNTHETIC_CLASSES)))
-        mask = _shape_mask(cls, (h, w), center[0], center[1], r, rng.uniform(0, 2 * np.pi))
+        angle = rng.uniform(0, 2 * np.pi)
+        mask = _shape_mask(cls, (h, w), center[0], center[1], r, angle)
         if not mask.any():
             continue
         near = [  # colours of the placed shapes this one may overlap
@@ -168,8 +212,10 @@ def render_sample(rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         # Gentle linear shading across the shape, so fills are not perfectly flat.
         shade = rng.uniform(-0.15, 0.15) * (np.arange(w, dtype=np.float32) - center[0]) / r
         fill = np.clip(color[None, None] + shade[None, :, None] * 60, 0, 255)  # (1, W, 3)
+        texture = _texture(_CLASS_TEXTURES[SYNTHETIC_CLASSES[cls]], (h, w), *center, angle)
+        fill = fill * (1 - _TEXTURE_DEPTH * texture[..., None])  # (H, W, 3)
         sel = mask.astype(bool)
-        image[sel] = np.broadcast_to(fill, image.shape)[sel]
+        image[sel] = fill[sel]
         label[sel] = cls
         placed.append((center[0], center[1], r))
         colors.append(color)
