@@ -2,7 +2,7 @@
 
 A 4-block ViT (dim 96, patch 8: the images are small, so 1/8 masks instead of the paper's 1/16)
 with a conv stem and a cascaded ATM head over blocks 4, 3, 2. 2,000 iterations x 8 crops of
-128x128 take about 8.5 minutes on the 2-core CPU (0.25 s/iter). Everything else is the SegViT
+128x128 take 8.5-9.5 minutes on the 2-core CPU (0.25-0.29 s/iter). Everything else is the SegViT
 recipe: ATM loss (CE + 20 focal + dice, deep supervision), AdamW, poly schedule with warm-up,
 grad clipping 35; from scratch, so a higher lr and no head lr multiplier. One addition that is not
 in the paper: a per-pixel cross-entropy across the class queries' mask logits (weight 10), which
