@@ -5,12 +5,13 @@ import torch
 from test_segvit_model import NUM_CLASSES, random_inputs, tiny_segvit
 from torch import nn
 
-from segvit.evaluation.presence_oracle import PresenceOracle, oracle_class_logits, present_classes
+from segvit.evaluation.presence_oracle import PresenceOracle, oracle_class_logits
+from segvit.modeling.losses.atm_criterion import present_classes
 
 
 def test_present_classes_skip_ignored_pixels():
     label = torch.tensor([[0, 3], [255, 3]])
-    assert present_classes(label, 5, 255).tolist() == [True, False, False, True, False]
+    assert present_classes(label[None], 5, 255)[0].tolist() == [True, False, False, True, False]
 
 
 def test_oracle_logits_are_one_hot_on_the_class_or_no_object():
@@ -33,7 +34,7 @@ def test_oracle_predicts_only_the_classes_in_the_label_and_restores_the_model():
     assert oracle["sem_seg"].shape == (NUM_CLASSES, 48, 80)
     assert set(oracle["sem_seg"].argmax(0).unique().tolist()) <= {1, 3}
     assert set(plain["sem_seg"].argmax(0).unique().tolist()) - {1, 3}  # random model: others too
-    torch.testing.assert_close(again["sem_seg"], plain["sem_seg"])  # predict_scores restored
+    torch.testing.assert_close(again["sem_seg"], plain["sem_seg"])  # forward_outputs restored
 
 
 def test_clear_errors():

@@ -13,15 +13,10 @@ from typing import Dict, Iterator, List
 import torch
 from torch import Tensor, nn
 
-from ..modeling.meta_arch.segvit import SegViT, combine_masks_and_classes
+from ..modeling.losses.atm_criterion import present_classes
+from ..modeling.meta_arch.segvit import SegViT
 
-__all__ = ["PresenceOracle", "oracle_class_logits", "present_classes"]
-
-
-def present_classes(label: Tensor, num_classes: int, ignore_value: int) -> Tensor:
-    """(H, W) integer label -> (K,) bool: does class k have a pixel (ignored ones do not count)."""
-    values = label[label != ignore_value].long()
-    return torch.bincount(values, minlength=num_classes)[:num_classes] > 0
+__all__ = ["PresenceOracle", "oracle_class_logits"]
 
 
 def oracle_class_logits(present: Tensor) -> Tensor:
@@ -57,19 +52,21 @@ class PresenceOracle(nn.Module):
 
     @contextlib.contextmanager
     def _true_classes(self, present: Tensor) -> Iterator[None]:
+        """Within the block the model's head outputs carry the oracle class logits of ``present``;
+        everything downstream (combination, cropping, inference modes) is the model's own."""
         model = self.model
-        logits = oracle_class_logits(present.to(model.device))
+        logits = oracle_class_logits(present.to(model.device))  # (1, K, K+1)
+        forward_outputs = model.forward_outputs
 
-        def predict_scores(images: Tensor) -> Tensor:  # as SegViT.predict_scores
-            masks = model.forward_outputs(images)["pred_masks"]
-            scores = combine_masks_and_classes(logits.expand(images.shape[0], -1, -1), masks)
-            return scores[..., : images.shape[-2], : images.shape[-1]]
+        def with_true_classes(images: Tensor) -> Dict[str, Tensor]:
+            outputs = forward_outputs(images)
+            return {**outputs, "pred_logits": logits.expand(images.shape[0], -1, -1)}
 
-        model.predict_scores = predict_scores  # instance attribute shadows the method
+        model.forward_outputs = with_true_classes  # instance attribute shadows the method
         try:
             yield
         finally:
-            del model.predict_scores
+            del model.forward_outputs
 
     def forward(self, batched_inputs: List[Dict]) -> List[Dict[str, Tensor]]:
         num_classes = self.model.criterion.num_classes  # K, as many as class queries
@@ -80,7 +77,8 @@ class PresenceOracle(nn.Module):
                     f"PresenceOracle needs the label of {inputs.get('file_name', 'each image')} "
                     "as 'sem_seg'; use a test mapper that reads sem_seg_file_name."
                 )
-            present = present_classes(inputs["sem_seg"], num_classes, self.model.ignore_value)
+            label = inputs["sem_seg"][None]  # (1, H, W)
+            present = present_classes(label, num_classes, self.model.ignore_value)[0]  # (K,)
             with self._true_classes(present):
                 results.extend(self.model([inputs]))
         return results

@@ -20,10 +20,19 @@ from torch import Tensor, nn
 
 from .mask_losses import dice_loss, sigmoid_focal_loss
 
-__all__ = ["ATMCriterion"]
+__all__ = ["ATMCriterion", "present_classes"]
 
 _IGNORE_MODES = ("negative", "exclude")
 _MASK_CLASSES = ("present", "all")
+
+
+def present_classes(targets: Tensor, num_classes: int, ignore_value: int) -> Tensor:
+    """(B, H, W) integer labels -> (B, K) bool: does class k have a non-ignored pixel in image b."""
+    b, k = targets.shape[0], num_classes
+    keep = targets != ignore_value
+    image = torch.arange(b, device=targets.device).view(b, 1, 1).expand_as(targets)
+    counts = torch.bincount((image * k + targets)[keep], minlength=b * k)  # (B*K,)
+    return counts.view(b, k) > 0
 
 
 def _at_least_fp32(x: Tensor) -> Tensor:
@@ -121,7 +130,7 @@ class ATMCriterion(nn.Module):
         return losses
 
     def _prepare_targets(self, targets: Tensor) -> _BatchTargets:
-        present = self._present_classes(targets)  # (B, K) bool
+        present = present_classes(targets, self.num_classes, self.ignore_value)  # (B, K) bool
         supervised = present if self.mask_classes == "present" else torch.ones_like(present)
         batch_idx, class_idx = supervised.nonzero(as_tuple=True)  # (M,), (M,) image-major order
         masks, valid = self._target_masks(targets, supervised)  # (M, H*W)
@@ -163,14 +172,6 @@ class ATMCriterion(nn.Module):
                 "need remapping (e.g. reduce_zero_label)."
             )
 
-    def _present_classes(self, targets: Tensor) -> Tensor:
-        """(B, H, W) labels -> (B, K) bool: does class k have a non-ignored pixel in image b."""
-        b, k = targets.shape[0], self.num_classes
-        keep = targets != self.ignore_value
-        image = torch.arange(b, device=targets.device).view(b, 1, 1).expand_as(targets)
-        counts = torch.bincount((image * k + targets)[keep], minlength=b * k)  # (B*K,)
-        return counts.view(b, k) > 0
-
     def _target_masks(self, targets: Tensor, selected: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """Binary masks ``label == k`` of the selected (B, K) classes, (M, H*W) float, in
         ``nonzero`` order, and the (M, H*W) valid-pixel mask for ``ignore_mode="exclude"``."""
@@ -202,6 +203,11 @@ class ATMCriterion(nn.Module):
         loss_ce = F.cross_entropy(logits.transpose(1, 2), targets.classes, weight=weight)
 
         pred_masks = _at_least_fp32(output["pred_masks"])  # (B, K, h, w)
+        if self.pixel_ce_weight > 0 and tuple(pred_masks.shape[-2:]) != targets.size:
+            # The pixel CE needs all K masks at label size: upsample them once, for all losses.
+            pred_masks = F.interpolate(
+                pred_masks, size=targets.size, mode="bilinear", align_corners=False
+            )
         if targets.batch_idx.numel() == 0:
             # No present class in the batch: zero mask losses that keep the graph connected.
             loss_focal = loss_dice = pred_masks.sum() * 0.0
@@ -227,12 +233,8 @@ class ATMCriterion(nn.Module):
         return losses
 
     def _pixel_ce(self, pred_masks: Tensor, targets: _BatchTargets) -> Tensor:
-        """Cross-entropy of (B, K, h, w) mask logits, upsampled to the labels, against the (B, H, W)
-        labels: a softmax across queries at each non-ignored pixel (0 if every pixel is ignored)."""
-        if tuple(pred_masks.shape[-2:]) != targets.size:
-            pred_masks = F.interpolate(
-                pred_masks, size=targets.size, mode="bilinear", align_corners=False
-            )
+        """Cross-entropy of (B, K, H, W) mask logits at label size against the (B, H, W) labels:
+        a softmax across queries at each non-ignored pixel (0 if every pixel is ignored)."""
         per_pixel = F.cross_entropy(
             pred_masks, targets.labels, ignore_index=self.ignore_value, reduction="none"
         )  # (B, H, W), 0 on ignored pixels
