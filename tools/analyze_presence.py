@@ -10,7 +10,6 @@ per-class IoU side by side and writes them as JSON. Example::
 """
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from detectron2.utils.logger import setup_logger
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import segvit  # noqa: E402,F401  (registers datasets and models)
 from segvit.evaluation.presence_oracle import PresenceOracle  # noqa: E402
+from segvit.utils.reports import write_json_report  # noqa: E402
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -69,11 +69,7 @@ def main(args: argparse.Namespace) -> dict:
         "per_class_IoU": {k: {n: v["IoU-" + n] for n in names} for k, v in results.items()},
     }
     if args.output:
-        if os.path.dirname(args.output):
-            os.makedirs(os.path.dirname(args.output), exist_ok=True)
-        with open(args.output, "w") as f:
-            json.dump(summary, f, indent=2)
-        print(f"Wrote {args.output}")
+        write_json_report(args.output, summary)
     return summary
 
 

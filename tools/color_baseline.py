@@ -11,13 +11,12 @@ Example::
 """
 
 import argparse
-import json
-import os
 
 from detectron2.utils.logger import setup_logger
 
 import segvit.data.synthetic  # noqa: F401  (registers synthetic_sem_seg_{train,val})
 from segvit.evaluation.color_baseline import evaluate_color_baseline
+from segvit.utils.reports import write_json_report
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -46,11 +45,7 @@ def main(args: argparse.Namespace) -> dict:
         "per_class_IoU": {name: metrics["IoU-" + name] for name in names},
         **result,
     }
-    if os.path.dirname(args.output):
-        os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump(out, f, indent=2)
-    print(f"Wrote {args.output}")
+    write_json_report(args.output, out)
     return out
 
 
