@@ -1,4 +1,5 @@
-"""Reading pretrained ViT weights (timm .pth/.safetensors, Google .npz, mmseg) into our layout."""
+"""Reading pretrained ViT weights (timm .pth/.safetensors, Google .npz, mmseg) into our layout;
+reading and writing Detectron2 checkpoints safely (``safe_checkpointer``)."""
 
 from .vit_weights import (
     ViTWeights,
@@ -7,4 +8,11 @@ from .vit_weights import (
     load_vit_state_dict,
     read_state_dict,
     to_backbone_layout,
+)
+from .safe_checkpointer import (
+    CheckpointError,
+    DiskFullError,
+    SafeCheckpointer,
+    load_model_weights,
+    read_checkpoint_file,
 )
