@@ -146,7 +146,7 @@ def _checkpoint_iteration(name: str) -> int:
 
 
 def _fallback_fix(path: str) -> str:
-    """"Delete it and resume from model_000X.pth" with the newest other checkpoint beside it."""
+    """ "Delete it and resume from model_000X.pth" with the newest other checkpoint beside it."""
     folder = os.path.dirname(os.path.abspath(path))
     others = [
         os.path.basename(p)
@@ -312,7 +312,9 @@ class SafeCheckpointer(DetectionCheckpointer):
             if not isinstance(data, dict) or "model_state" not in data:
                 raise CheckpointError(f"{filename}: pycls checkpoints must contain 'model_state'")
             state = {
-                k: v for k, v in data["model_state"].items() if not k.endswith("num_batches_tracked")
+                k: v
+                for k, v in data["model_state"].items()
+                if not k.endswith("num_batches_tracked")
             }
             return {"model": state, "__author__": "pycls", "matching_heuristics": True}
         return super()._load_file(filename)  # URL queries as Detectron2; reads via _torch_load
@@ -467,4 +469,3 @@ def find_checkpoints(folder: str) -> List[str]:
         return []
     names = os.listdir(folder)
     return sorted(n for n in names if n == "last_checkpoint" or re.fullmatch(r"model_.*\.pth", n))
-
