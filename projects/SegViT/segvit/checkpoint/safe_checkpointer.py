@@ -169,7 +169,9 @@ def _torch_load_weights_only(path: str) -> Any:
         # weights_only=True passed explicitly: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD cannot override it.
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights only" in str(e).lower() or "weights_only" in str(e).lower():
+        with open(path, "rb") as f:
+            pickled = f.read(2) in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+        if pickled and ("weights only" in str(e).lower() or "weights_only" in str(e).lower()):
             found = re.search(r"GLOBAL ([\w.]+)|global ([\w.]+)", str(e))
             what = f" ({next(g for g in found.groups() if g)})" if found else ""
             raise CheckpointError(
