@@ -9,6 +9,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from crafted_pickles import crafted_files
 from torch import nn
 
 from segvit.checkpoint.safe_checkpointer import (
@@ -16,7 +17,6 @@ from segvit.checkpoint.safe_checkpointer import (
     DiskFullError,
     SafeCheckpointer,
     load_model_weights,
-    read_checkpoint_file,
 )
 from segvit.modeling.backbone.utils import resize_pos_embed
 from segvit.modeling.backbone.vit import ViT
@@ -24,27 +24,6 @@ from segvit.modeling.backbone.vit import ViT
 
 def digest(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
-
-class WritesMarker:
-    """Unpickling this object runs ``exec``, which writes the marker file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').write('code ran')",))
-
-
-def crafted_files(folder, marker):
-    """A .pkl, a .pth and a .pyth whose unpickling would write ``marker``."""
-    evil = {"model": {"w": WritesMarker(marker)}, "model_state": WritesMarker(marker)}
-    paths = [folder / "evil.pkl", folder / "evil.pth", folder / "evil.pyth"]
-    with open(paths[0], "wb") as f:
-        pickle.dump(evil, f)
-    torch.save(evil, paths[1])
-    torch.save(evil, paths[2])
-    return paths
 
 
 @pytest.fixture(params=["default", "1"], ids=["torch-default", "FORCE_NO_WEIGHTS_ONLY=1"])
@@ -144,7 +123,9 @@ def test_load_model_weights_refuses_unloaded_tensors(tmp_path):
 
 def test_pos_embed_of_another_grid_is_resized_not_skipped(tmp_path, caplog):
     """An init checkpoint with a 4x4 table (+ a class token) loads into an 8x8 backbone."""
-    small = ViT(pretrain_img_size=32, patch_size=8, embed_dim=16, depth=1, num_heads=2, out_indices=(0,))
+    small = ViT(
+        pretrain_img_size=32, patch_size=8, embed_dim=16, depth=1, num_heads=2, out_indices=(0,)
+    )
     table = torch.randn(1, 1 + 16, 16)  # timm layout: class-token position first
     state = {f"backbone.{k}": v for k, v in small.state_dict().items()}
     state["backbone.pos_embed"] = table
@@ -152,7 +133,9 @@ def test_pos_embed_of_another_grid_is_resized_not_skipped(tmp_path, caplog):
     torch.save({"model": state}, path)
 
     model = nn.Module()
-    model.backbone = ViT(pretrain_img_size=64, patch_size=8, embed_dim=16, depth=1, num_heads=2, out_indices=(0,))
+    model.backbone = ViT(
+        pretrain_img_size=64, patch_size=8, embed_dim=16, depth=1, num_heads=2, out_indices=(0,)
+    )
     with caplog.at_level("INFO"):
         SafeCheckpointer(model).resume_or_load(str(path), resume=False)
     expected = resize_pos_embed(table[:, 1:], (4, 4), (8, 8))
