@@ -249,7 +249,7 @@ def check_overrides(cfg, overrides):
         expected = _type_mismatch(current, value)
         if expected is not None:
             raise TypeError(
-                f"config override {override!r}: {key} must be a {expected} (the config has "
+                f"config override {override!r}: {key} must be of type {expected} (the config has "
                 f"{key}={current!r}), got {value!r}. Fix the value, e.g. {key}={current}."
             )
 

@@ -36,7 +36,6 @@ import os
 import pickle
 import re
 import tempfile
-import zipfile
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
@@ -179,9 +178,9 @@ def _torch_load_weights_only(path: str) -> Any:
                 f"code, so it is refused (tensors are read with weights_only=True). {_REPLACE}"
             ) from None
         raise CheckpointError(_describe_unusable(path, e)) from None
-    except (EOFError, RuntimeError, KeyError, ValueError, zipfile.BadZipFile, OSError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001  (EOFError, KeyError, IndexError, ... on non-pickles)
         raise CheckpointError(_describe_unusable(path, e)) from None
 
 
@@ -198,7 +197,7 @@ def _load_pkl(path: str) -> Any:
                 f"because unpickling anything else can run code. {_REPLACE}"
             ) from None
         raise CheckpointError(_describe_unusable(path, e)) from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+    except Exception as e:  # noqa: BLE001  (a damaged pickle fails in many ways)
         raise CheckpointError(_describe_unusable(path, e)) from None
 
 
