@@ -20,8 +20,8 @@ import dataclasses
 import errno
 import logging
 import sys
-from typing import Any, Optional
 from pathlib import Path
+from typing import Any, Optional
 
 import torch
 from detectron2.config import LazyConfig, instantiate
@@ -46,10 +46,7 @@ from segvit.engine import (  # noqa: E402
     create_ddp_model,
     preserve_rng,
 )
-from segvit.engine.output_dir import (  # noqa: E402
-    check_training_output_dir,
-    new_eval_output_dir,
-)
+from segvit.engine.output_dir import check_training_output_dir, new_eval_output_dir  # noqa: E402
 from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
 
 logger = logging.getLogger("segvit.train_net")
