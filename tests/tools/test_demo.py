@@ -118,7 +118,9 @@ def test_inputs_with_the_same_stem_get_their_own_files(checkpoint, tmp_path):
     for path in (folder / "a.jpg", folder / "a.png", sub / "a.jpg"):
         Image.fromarray(rng.randint(0, 255, (40, 50, 3), dtype=np.uint8)).save(path)
     inputs = [str(folder / "a.jpg"), str(folder / "a.png"), str(sub / "a.jpg"), str(folder)]
+    before = {p: p.read_bytes() for p in folder.rglob("*.*")}
     areas = run_demo(checkpoint, inputs, tmp_path / "out")  # the folder repeats a.jpg and a.png
+    assert {p: p.read_bytes() for p in folder.rglob("*.*")} == before
     assert sorted(p.name for p in (tmp_path / "out").glob("*_overlay.jpg")) == [
         "a_jpg_2_overlay.jpg",
         "a_jpg_overlay.jpg",

@@ -42,7 +42,9 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.utils.file_io import PathManager
 
-from segvit.modeling.backbone.utils import resize_pos_embed, square_grid
+from segvit.modeling.backbone.utils import square_grid
+
+from .vit_weights import _fit_pos_embed
 
 __all__ = [
     "ArrayUnpickler",
@@ -251,6 +253,9 @@ def atomic_write(path: str, write: Callable[[Any], None], *, what: str = "file")
         if os.path.exists(tmp):
             os.remove(tmp)
         if _is_disk_full(e) or (isinstance(e, RuntimeError) and "No space left" in str(e)):
+            # Every later write to log.txt fails too: without this, logging prints one
+            # "--- Logging error ---" traceback per record and buries the one error that matters.
+            logging.raiseExceptions = False
             raise DiskFullError(
                 errno.ENOSPC,
                 f"No space left on device while writing the {what} {path}. Free space in "
@@ -358,24 +363,21 @@ class SafeCheckpointer(DetectionCheckpointer):
             if value.shape[-1] != target.shape[-1]:
                 continue  # another embed dim: not resizable, reported as unloaded
             owner = self.model.get_submodule(key.rsplit(".", 1)[0]) if "." in key else self.model
-            dst = getattr(owner, "pretrain_grid", None)
-            if dst is None:
-                g = square_grid(target.shape[1])
-                dst = (g, g) if g else None
             n = value.shape[1]
-            src_side = square_grid(n) or square_grid(n - 1)
-            if dst is None or src_side is None or dst[0] * dst[1] != target.shape[1]:
-                continue
-            grid = value[:, n - src_side * src_side :]  # drop a class-token position
-            state[key] = resize_pos_embed(grid, (src_side, src_side), tuple(dst))
+            with_token = square_grid(n) is None and square_grid(n - 1) is not None
+            grid = value[:, 1:] if with_token else value  # drop the class-token position
+            resized = _fit_pos_embed(grid, target.shape, getattr(owner, "pretrain_grid", None))
+            if resized.shape != target.shape:
+                continue  # not two square grids: reported as unloaded
+            state[key] = resized
+            side = square_grid(grid.shape[1])
             logger.info(
-                "Resized %s from a %dx%d grid%s to the model's %dx%d grid (bicubic)",
+                "Resized %s from a %dx%d grid%s to the model's shape %s (bicubic)",
                 key,
-                src_side,
-                src_side,
-                " (class-token position dropped)" if n != src_side * src_side else "",
-                dst[0],
-                dst[1],
+                side,
+                side,
+                " (class-token position dropped)" if with_token else "",
+                tuple(target.shape),
             )
 
     def resume_or_load(self, path: str, *, resume: bool = True) -> Dict[str, Any]:

@@ -2,13 +2,15 @@
 
 - Training into a folder that holds checkpoints (``model_*.pth``, ``last_checkpoint``) of another
   run is refused unless ``--resume`` (continue that run) or ``--overwrite-output`` (replace it: its
-  checkpoints, ``last_checkpoint`` and ``metrics.json`` are removed first, with a log line).
+  checkpoints, ``last_checkpoint``, ``metrics.json`` and TensorBoard events are removed first,
+  with a log line).
 - ``--eval-only`` writes its ``config.yaml`` and log into ``<output_dir>/eval_<N>``, a new folder
   each time, so the training folder's ``config.yaml`` and ``metrics.json`` are never touched.
 """
 
 import logging
 import os
+import re
 from typing import List
 
 from detectron2.utils import comm
@@ -19,8 +21,9 @@ __all__ = ["check_training_output_dir", "new_eval_output_dir"]
 
 logger = logging.getLogger(__name__)
 
-# Files of a previous run that --overwrite-output removes (they would mix with the new run's).
-_RUN_FILES = ("metrics.json",)
+# Files of a previous run that --overwrite-output removes besides its checkpoints (they would
+# mix with the new run's); log.txt is appended to and eval_<N> folders are kept.
+_RUN_FILES = re.compile(r"metrics\.json|events\.out\.tfevents\..*")
 
 
 def check_training_output_dir(output_dir: str, *, resume: bool, overwrite: bool) -> List[str]:
@@ -41,7 +44,7 @@ def check_training_output_dir(output_dir: str, *, resume: bool, overwrite: bool)
         )
     removed = []
     if comm.is_main_process():
-        for name in found + [n for n in _RUN_FILES if os.path.exists(os.path.join(output_dir, n))]:
+        for name in found + sorted(n for n in os.listdir(output_dir) if _RUN_FILES.fullmatch(n)):
             os.remove(os.path.join(output_dir, name))
             removed.append(name)
         logger.warning("--overwrite-output: removed %s from %s", ", ".join(removed), output_dir)
