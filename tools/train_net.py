@@ -201,17 +201,19 @@ def _parse_override_value(override: str) -> Any:
 def _type_mismatch(current: Any, value: Any) -> Optional[str]:
     """The type ``value`` should have to replace ``current``, or None when it fits.
 
-    Only numbers, booleans and lists are checked: a string key may take any value (paths,
-    interpolations), and a None or nested node may be replaced by anything.
+    Only numbers (int and float alike), booleans and lists are checked: a string key may take any
+    value (paths), an interpolation is left to its target, and a None or nested node may be
+    replaced by anything.
     """
-    if value is None or isinstance(value, str) and value.startswith("${"):
+    if isinstance(value, str) and value.startswith("${"):
+        return None  # an interpolation: its target has the type
+    if value is None:
         return None if current is None or OmegaConf.is_dict(current) else type(current).__name__
     if isinstance(current, bool):
         return None if isinstance(value, bool) else "bool (True or False)"
-    if isinstance(current, int):
-        return None if isinstance(value, int) and not isinstance(value, bool) else "int"
-    if isinstance(current, float):
-        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "float"
+    if isinstance(current, (int, float)):  # either: a weight written as 0 may be set to 0.5
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if number else type(current).__name__
     if OmegaConf.is_list(current):
         return None if isinstance(value, (list, tuple)) else "list, e.g. [a,b]"
     return None
