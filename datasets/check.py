@@ -205,9 +205,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--folder", nargs=2, metavar=("IMAGE_ROOT", "LABEL_ROOT"), help="check a folder pair"
     )
-    parser.add_argument(
-        "--num-classes", type=int, help="number of classes, 1..255 (with --folder)"
-    )
+    parser.add_argument("--num-classes", type=int, help="number of classes, 1..255 (with --folder)")
     parser.add_argument("--image-ext", default="jpg", help="image extension (with --folder)")
     parser.add_argument("--max-files", type=int, default=None, help="check only N records")
     parser.add_argument("--max-per-kind", type=int, default=20, help="files listed per kind")
