@@ -125,7 +125,8 @@ class ViT(Backbone):
         self.pos_embed = nn.Parameter(torch.zeros(1, gh * gw, embed_dim))  # (1, Gh*Gw, C)
 
         norm_layer = partial(nn.LayerNorm, eps=norm_eps)
-        dpr = [r.item() for r in torch.linspace(0, drop_path_rate, depth)]  # linear rule
+        # linear rule; on the CPU so that a model can be built on the "meta" device (shapes only)
+        dpr = [r.item() for r in torch.linspace(0, drop_path_rate, depth, device="cpu")]
         self.blocks = nn.ModuleList(
             Block(
                 dim=embed_dim,
