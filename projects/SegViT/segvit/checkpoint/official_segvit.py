@@ -146,7 +146,7 @@ def read_official_checkpoint(path: str) -> Dict[str, Any]:
         with torch.serialization.safe_globals(ALLOWED_META_GLOBALS):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError, or torch's RuntimeError for a non-torch file
-        match = re.search(r"(?:Unsupported global: GLOBAL|global) ([\w.]+)", str(e))
+        match = re.search(r"GLOBAL ([\w.]+)", str(e))  # torch names the refused global so
         if match:
             raise _refusal(path, [match.group(1)]) from e
         raise OfficialCheckpointError(
@@ -168,7 +168,7 @@ def official_state_dict(checkpoint: Dict[str, Any], path: str = "checkpoint") ->
     if not any(k.startswith(("backbone.", "decode_head.")) for k in tensors):
         raise OfficialCheckpointError(
             f"{path}: no 'backbone.*' or 'decode_head.*' tensors in its state dict "
-            f"(top-level keys: {sorted(checkpoint)[:10]}); not an official SegViT checkpoint"
+            f"(top-level keys: {list(checkpoint)[:10]}); not an official SegViT checkpoint"
         )
     return tensors
 
