@@ -24,6 +24,7 @@ import math
 import os
 import re
 import warnings
+import zipfile
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -144,7 +145,10 @@ def read_official_checkpoint(path: str) -> Dict[str, Any]:
         raise _refusal(path, refused)
     try:
         with torch.serialization.safe_globals(ALLOWED_META_GLOBALS):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            # zip files are memory-mapped: an optimizer state in the file costs no memory
+            checkpoint = torch.load(
+                path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
+            )
     except Exception as e:  # UnpicklingError, or torch's RuntimeError for a non-torch file
         match = re.search(r"GLOBAL ([\w.]+)", str(e))  # torch names the refused global so
         if match:
