@@ -13,12 +13,13 @@ file), in one process:
 
 Every measurement runs ``--warmup`` untimed iterations, then ``--iters`` timed ones with
 ``torch.cuda.synchronize`` before and after each; peak memory is ``torch.cuda.max_memory_allocated``
-after ``torch.cuda.reset_peak_memory_stats`` (so it includes the weights, gradients and optimizer
-state held at that time). Inputs are synthetic: random uint8 images and label maps made of a few
-classes in blocks (a real ADE20K image holds about 10 classes; per-pixel noise would give every
-image all 150 and distort the mask losses and the matching). A failed measurement (out of memory,
-an error) is recorded in its row and the run goes on; the Markdown file is rewritten after every
-row, so an interrupted run still leaves the rows measured so far.
+after ``torch.cuda.reset_peak_memory_stats`` (training: weights, gradients, AdamW state and
+activations; inference runs after the gradients and the optimizer are released). Inputs are
+synthetic: random uint8 images and label maps made of a few classes in blocks (a real ADE20K image
+holds about 10 classes; per-pixel noise would give every image all 150 and distort the mask losses
+and the matching). A failed measurement (out of memory, an error) is recorded in its row and the
+run goes on; the Markdown file is rewritten after every row, so an interrupted run still leaves
+the rows measured so far.
 
 Usage::
 
@@ -268,35 +269,44 @@ def infer_step(model, inputs, device, precision) -> Callable[[], None]:
 
 
 def bench_model(spec: ModelSpec, args, device: torch.device, emit: Callable[[Row], None]) -> None:
-    """All rows of one model; each row is passed to ``emit`` as soon as it is measured."""
+    """All rows of one model; each row is passed to ``emit`` as soon as it is measured.
+
+    Training rows first (the optimizer state they create is part of a training step's memory),
+    then the inference rows, after the gradients and the optimizer state are released."""
     size = TINY_SIZE if args.tiny else spec.size
     hw = f"{size}x{size}"
-    plan = [("train", p, args.train_batch) for p in args.precisions]
-    plan += [("infer", p, b) for p in args.precisions for b in (1, args.infer_batch)]
+    train_plan = [(p, args.train_batch) for p in args.precisions]
+    infer_plan = [(p, b) for p in args.precisions for b in (1, args.infer_batch)]
+    start = time.time()
     try:
         model, cfg = build_model(spec, device, args.tiny)
         cfg.optimizer.params.model = model
         optimizer = instantiate(cfg.optimizer)
-    except Exception as e:  # noqa: BLE001
-        for task, precision, batch in plan:
-            emit(Row(spec.label, hw, task, precision, batch, status=f"build failed: {short_error(e)}"))
+    except Exception as e:  # noqa: BLE001  (record it for every row of this model)
+        status = f"build failed: {short_error(e)}"
+        for task, (precision, batch) in [("train", x) for x in train_plan] + [
+            ("infer", x) for x in infer_plan
+        ]:
+            emit(Row(spec.label, hw, task, precision, batch, status=status))
         free_memory(device)
         return
+    print(f"[{spec.name}] built {spec.config} in {time.time() - start:.1f} s", flush=True)
     classes = num_classes_of(cfg)
-    for task, precision, batch in plan:
-        row = Row(spec.label, hw, task, precision, batch)
-        print(f"[{spec.name}] {task} {precision} batch {batch} ...", flush=True)
-        if task == "train":
-            model.train()
-            inputs = synthetic_batch(batch, size, classes, with_labels=True)
-            step = train_step(model, optimizer, inputs, device, precision)
-        else:
-            model.eval()
-            inputs = synthetic_batch(batch, size, classes, with_labels=False)
-            step = infer_step(model, inputs, device, precision)
-        emit(measure(row, step, device, args))
-        del step, inputs
-    del model, optimizer
+    model.train()
+    for precision, batch in train_plan:
+        print(f"[{spec.name}] train {precision} batch {batch} ...", flush=True)
+        inputs = synthetic_batch(batch, size, classes, with_labels=True)
+        step = train_step(model, optimizer, inputs, device, precision)
+        emit(measure(Row(spec.label, hw, "train", precision, batch), step, device, args))
+    del optimizer, step
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    for precision, batch in infer_plan:
+        print(f"[{spec.name}] infer {precision} batch {batch} ...", flush=True)
+        inputs = synthetic_batch(batch, size, classes, with_labels=False)
+        step = infer_step(model, inputs, device, precision)
+        emit(measure(Row(spec.label, hw, "infer", precision, batch), step, device, args))
+    del model, step
     free_memory(device)
 
 
@@ -363,9 +373,10 @@ def render(rows: Sequence[Row], args, device: torch.device, state: str) -> str:
         "Inference: eval, `torch.no_grad`, whole-image pass at the crop size with "
         "post-processing (SegViT runs the images of a batch one by one, as its inference "
         "does). bf16 = `torch.autocast(dtype=torch.bfloat16)`. Peak memory: "
-        "`torch.cuda.max_memory_allocated`, reset before each row (weights, gradients and "
-        "optimizer state included). Mask2Former's deformable attention runs maskformer2's "
-        "PyTorch fallback (`grid_sample`), not the compiled CUDA op of the official code.",
+        "`torch.cuda.max_memory_allocated`, reset before each row (training rows include the "
+        "weights, gradients and AdamW state; inference rows the weights and activations). "
+        "Mask2Former's deformable attention runs maskformer2's PyTorch fallback "
+        "(`grid_sample`), not the compiled CUDA op of the official code.",
         "",
         "| model | input | task | precision | batch | ms / iter | images / s | peak memory (MiB) "
         "| status |",
@@ -444,6 +455,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     device = torch.device(args.device)
     if device.type == "cuda":
+        if device.index is None:  # "cuda": the current device, made explicit for the calls below
+            device = torch.device("cuda", torch.cuda.current_device())
         torch.cuda.set_device(device)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
