@@ -7,7 +7,8 @@
 # $SITE, else .gpu/site when it exists). OUT: where gpu.md (the table) and gpu.log (everything
 # printed) are written; both are written as the run goes, so a run cut short still leaves its rows.
 # BENCH_TIMEOUT (default 420 s) caps the benchmark itself; PYTHON (default python3) the interpreter.
-# Expected run time on one H200: about 2 minutes (5 models x 6 rows, 3 warm-up + 10 timed iterations).
+# Run time on one H200: estimated from the FLOPs at 1-3 minutes, not measured (5 models x 6 rows,
+# 3 warm-up + 10 timed iterations each; model builds on the CPU take seconds each).
 #
 # What the benchmark imports (measured: the distributions behind sys.modules after a
 # `--device cpu --tiny` run of every model), against the nvidia-h200 image (library KINDS.md):
