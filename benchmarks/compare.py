@@ -160,7 +160,7 @@ PUBLISHED: List[Tuple[str, str, str, str, str, str, str]] = [
     ("SETR-naive", "ViT-B", "512", "46.5", "-", "107.3",
      "SegViT paper Tables 4 and 8 (Single, SETR)"),
     ("Segmenter", "ViT-B", "512", "49.0", "50.0", "129.6",
-     SEGVIT_T1 + " (Segmenter*, reproduced with the official code)"),
+     SEGVIT_T1 + " (Segmenter*: 'reproduced under the same settings as the official repo')"),
     ("Segmenter", "ViT-B", "512", "48.5", "-", "-",
      "DEPICT's README plot, read off by pixel (depict_facts.md §3)"),
     ("Segmenter", "ViT-L (AugReg)", "640", "51.8", "53.6", "671.8",
@@ -418,7 +418,8 @@ def model_inputs(hw: Tuple[int, int]) -> List[Dict]:
 
 def feature_extractor(model):
     """The ViT / Swin inside the model (``backbone.net`` behind a SimpleFeaturePyramid)."""
-    return getattr(model.backbone, "net", model.backbone)
+    backbone = getattr(model, "backbone", None)
+    return getattr(backbone, "net", backbone)
 
 
 def params_and_gflops(model, hw: Tuple[int, int]) -> Dict[str, float]:
@@ -430,10 +431,11 @@ def params_and_gflops(model, hw: Tuple[int, int]) -> Dict[str, float]:
     with torch.no_grad():
         report = count_flops(model, model_inputs(hw))
     total = sum(p.numel() for p in model.parameters())
-    encoder = sum(p.numel() for p in feature_extractor(model).parameters())
+    encoder = feature_extractor(model)
+    decoder = None if encoder is None else total - sum(p.numel() for p in encoder.parameters())
     return {
         "params_m": total / 1e6,
-        "decoder_params_m": (total - encoder) / 1e6,
+        "decoder_params_m": None if decoder is None else decoder / 1e6,
         "gflops": report.total / 1e9,
     }
 
@@ -448,8 +450,14 @@ def measure_full_size(methods: Sequence[Method], runs: int) -> Dict[str, Dict]:
         rows = [f for f in rows if config_exists(f.config)]
         models = {}
         for row in rows:
-            models[row.config] = build_eval_model(row.config)
-            results[row.config] = params_and_gflops(models[row.config], (512, 512))
+            try:
+                model = build_eval_model(row.config)
+                results[row.config] = params_and_gflops(model, (512, 512))
+            except Exception as e:  # noqa: BLE001  (one broken config must not stop the others)
+                results[row.config] = {"error": f"{type(e).__name__}: {e}"}
+                print(f"{row.config}: FAILED: {results[row.config]['error']}", flush=True)
+                continue
+            models[row.config] = model
             print(f"{row.config}: {results[row.config]}", flush=True)
         inputs = model_inputs((512, 512))
         times: Dict[str, List[float]] = {c: [] for c in models}
@@ -625,6 +633,15 @@ def tiny_row(method: Method, own: Optional[Entry], demo: Optional[Entry]) -> str
     )
 
 
+def completeness(entries: Dict[Tuple[str, str], Entry]) -> str:
+    """Which method/recipe pairs have three seeds, and how many the others have."""
+    expected = [(m.name, r) for m in METHODS for r in RECIPES if r in m.recipes]
+    seeds = {key: len(entries[key].runs) if key in entries else 0 for key in expected}
+    missing = [f"{name} ({recipe}, {n} seeds)" for (name, recipe), n in seeds.items() if n < 3]
+    text = f"Complete (3 seeds): {len(expected) - len(missing)} of {len(expected)} method/recipes."
+    return text + (f" Missing: {', '.join(missing)}." if missing else "")
+
+
 def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) -> List[str]:
     entries = group_runs(runs, iters, data_version)
     others = len(runs) - sum(len(e.runs) for e in entries.values())
@@ -643,12 +660,13 @@ def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) 
         " (below).",
         "",
         "| method | params (M) | GFLOPs (128x128) | optimizer | mIoU, own loss | mIoU, demo"
-        " recipe | s/it (own / demo) | wall min (own / demo) | recipes |",
+        " recipe | s/it (own / demo) | wall min (own / demo) | what the recipes are |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         tiny_row(m, entries.get((m.name, "own")), entries.get((m.name, "demo"))) for m in METHODS
     ]
+    lines += ["", completeness(entries)]
     lines += [
         "",
         "Ranking by median mIoU (min-max ranges that overlap are within the seed spread;"
@@ -687,6 +705,32 @@ def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) 
     return lines
 
 
+def fmt(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else spec.format(value)
+
+
+def full_row(method: Method, row: FullSize, r: Optional[Dict]) -> str:
+    """One full-size row: ours beside the paper's GFLOPs and the facts sheets' decoder size."""
+    if r is None:
+        why = "config missing" if not config_exists(row.config) else "not measured yet"
+        return f"| {method.name} | {row.backbone} | {why} | | | | | | | `{row.config}` |"
+    if "error" in r:
+        error = r["error"].replace("|", "/")[:200]
+        return f"| {method.name} | {row.backbone} | failed: {error} | | | | | | | `{row.config}` |"
+    paper, diff = "-", "-"
+    if row.paper_gflops:
+        paper = f"{row.paper_gflops} ({row.paper_source})"
+        diff = f"{100 * (r['gflops'] - row.paper_gflops) / row.paper_gflops:+.1f}%"
+    ref = "-"
+    if row.ref_decoder_params_m:
+        ref = f"{row.ref_decoder_params_m:.3f} ({row.ref_source})"
+    return (
+        f"| {method.name} | {row.backbone} | {r['params_m']:.1f} |"
+        f" {fmt(r['decoder_params_m'], '{:.3f}')} | {ref} | {r['gflops']:.2f} | {paper} |"
+        f" {diff} | {r['latency_s']:.2f} | `{row.config}` |"
+    )
+
+
 def full_section(stored: Optional[Dict]) -> List[str]:
     lines = ["## Full size: ADE20K-150, 512x512, random weights", ""]
     if not stored:
@@ -694,7 +738,6 @@ def full_section(stored: Optional[Dict]) -> List[str]:
             "Not measured yet: `.venv/bin/python benchmarks/compare.py --parts full`.",
             "",
         ]
-    configs = stored["configs"]
     lines += [
         f"Measured by `{stored['command']}` in {stored['minutes']} min on {stored['machine']},"
         f" load average {stored['load_average']}. CPU latency: batch 1, median of"
@@ -705,31 +748,12 @@ def full_section(stored: Optional[Dict]) -> List[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for backbone in ("ViT-B", "Swin-T"):
-        for method in METHODS:
-            for row in (f for f in method.full if f.backbone == backbone):
-                r = configs.get(row.config)
-                if r is None:
-                    why = "config missing" if not config_exists(row.config) else "not measured yet"
-                    lines.append(
-                        f"| {method.name} | {backbone} | {why} | | | | | | | `{row.config}` |"
-                    )
-                    continue
-                paper = f"{row.paper_gflops} ({row.paper_source})" if row.paper_gflops else "-"
-                diff = (
-                    f"{100 * (r['gflops'] - row.paper_gflops) / row.paper_gflops:+.1f}%"
-                    if row.paper_gflops
-                    else "-"
-                )
-                ref = (
-                    f"{row.ref_decoder_params_m:.3f} ({row.ref_source})"
-                    if row.ref_decoder_params_m
-                    else "-"
-                )
-                lines.append(
-                    f"| {method.name} | {backbone} | {r['params_m']:.1f} |"
-                    f" {r['decoder_params_m']:.3f} | {ref} | {r['gflops']:.2f} | {paper} | {diff} |"
-                    f" {r['latency_s']:.2f} | `{row.config}` |"
-                )
+        lines += [
+            full_row(method, row, stored["configs"].get(row.config))
+            for method in METHODS
+            for row in method.full
+            if row.backbone == backbone
+        ]
     return lines + [""]
 
 

@@ -12,7 +12,9 @@
 # process, default 1), DEADLINE_MIN (start no new run after this many minutes, default 5; runs in
 # flight finish), DETECTRON2_DATASETS (default /tmp/compare_datasets; the synthetic data is
 # generated there once, before the runs), DEVICE (default cuda; cpu only to try the script),
-# RESULTS (stored runs, default benchmarks/compare_runs), TABLE (default benchmarks/compare.md).
+# RESULTS (stored runs, default benchmarks/compare_runs), TABLE (default benchmarks/compare.md),
+# FULL (1: afterwards also measure the full-size part on this machine's CPU, about 2-4 min with
+# 16 threads; default 0).
 #
 # Back on the development machine, merge what came back and rewrite the table:
 #
@@ -67,6 +69,11 @@ LOG="$OUT/compare_gpu.log"
         --threads "$THREADS" --deadline-min "$DEADLINE_MIN" --workdir "$WORKDIR" \
         --results "$RESULTS" --output "$TABLE" "$@" || true
     echo "== done in $(( $(date +%s) - start )) s; $(ls "$RESULTS" | wc -l) files in $RESULTS"
+    if [ "${FULL:-0}" = 1 ]; then
+        echo "== full-size part on the CPU"
+        OMP_NUM_THREADS=$(nproc) MKL_NUM_THREADS=$(nproc) "$PYTHON" -u benchmarks/compare.py \
+            --parts full --results "$RESULTS" --output "$TABLE" || true
+    fi
 } 2>&1 | tee "$LOG"
 
 tar czf "$OUT/compare_runs.tar.gz" -C "$(dirname "$RESULTS")" "$(basename "$RESULTS")"
