@@ -4,8 +4,8 @@ methods whose config does not exist yet, and runs that are never redone or mixed
 No training here: a tiny run of 2,000 iterations takes minutes, and even a 2-iteration run per
 method costs a process start-up and an evaluation each (about 15 s apiece on the 2-core CI
 machine); ``tests/tools/test_train_net*.py`` already train every tiny config through
-``tools/train_net.py``. The plumbing of a real run was checked with ``--iters 20`` (see
-benchmarks/compare.md).
+``tools/train_net.py``. The plumbing of a real run was checked by hand with
+``benchmarks/compare.py --parts tiny --methods SegViT --seeds 0 --iters 20``.
 """
 
 import json
@@ -148,3 +148,15 @@ def test_every_method_of_the_issue_is_in_the_table():
         assert method.full, method.name
     with pytest.raises(SystemExit, match="unknown"):
         compare.find_methods(["UperNet"])
+
+
+def test_train_command_sets_seed_device_and_recipe():
+    segvit = compare.find_methods(["SegViT"])[0]
+    own = compare.train_command(segvit, "own", 2, 2000, "cuda", "/tmp/run")
+    assert own[own.index("--num-gpus") + 1] == "1"
+    for override in ("train.seed=2", "train.device=cuda", "train.max_iter=2000",
+                     "train.eval_period=2000", "model.criterion.pixel_ce_weight=0.0"):  # fmt: skip
+        assert override in own
+    demo = compare.train_command(segvit, "demo", 0, 20, "cpu", "/tmp/run")
+    assert demo[demo.index("--num-gpus") + 1] == "0"
+    assert "train.device=cpu" in demo and not any("pixel_ce" in a for a in demo)
