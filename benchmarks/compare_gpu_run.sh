@@ -8,7 +8,7 @@
 # Environment: OUT (required; at most 4 files are written there: compare_runs.tar.gz with the
 # stored run JSONs, compare.md, compare_gpu.log, train_logs.tar.gz), SITE (a carried
 # site-packages folder; default: .gpu/site or /tmp/site, whichever exists), PYTHON (default
-# python3), JOBS (training processes sharing the GPU, default 12), THREADS (OMP/MKL threads per
+# python3), JOBS (training processes sharing the GPU, default 15), THREADS (OMP/MKL threads per
 # process, default 1), DEADLINE_MIN (start no new run after this many minutes, default 5; runs in
 # flight finish), DETECTRON2_DATASETS (default /tmp/compare_datasets; the synthetic data is
 # generated there once, before the runs), DEVICE (default cuda; cpu only to try the script),
@@ -21,23 +21,27 @@
 #     tar xzf compare_runs.tar.gz -C benchmarks   # adds benchmarks/compare_runs/*.json
 #     .venv/bin/python benchmarks/compare.py
 #
-# Time estimate (2,000 iterations, the demo's count at the time of writing; compare.py reads the
-# real count from configs/synthetic/segvit_tiny.py): a tiny model costs 0.2-0.37 GFLOPs (multiply-
-# adds) per 128x128 crop forward, so a training step of 8 crops is about 5-9 G multiply-adds,
-# well under 1 ms of H200 arithmetic: every step is bound by kernel launches and Python (a few
-# thousand small kernels, plus Mask2Former's Hungarian matching on the CPU), about 30-60 ms with
-# 12 processes time-sharing the GPU and one core each. So one run is about 1-2 min of training
-# plus 20-30 s of start-up and evaluation; 30 runs at 12 at a time are 3 waves, about 5-7 min.
-# compare.py starts the most expensive methods first, prints a line per finished run, and stores
-# each run at once, so runs cut off by the deadline are simply started again by a later call
-# (stored runs are never redone).
+# Time estimate (not measured: no GPU was available when this was written). 2,000 iterations,
+# the demo's count at the time of writing; compare.py reads the real count from
+# configs/synthetic/segvit_tiny.py. A tiny model costs 0.18-0.37 GFLOPs (multiply-adds) per
+# 128x128 crop forward, so a training step of 8 crops is about 4-9 G multiply-adds, well under
+# 1 ms of H200 arithmetic: every step is bound by kernel launches and Python (roughly 2,000-4,000
+# small kernels for forward, backward and the per-parameter AdamW, ~10-20 us each, plus
+# Mask2Former's Hungarian matching on the CPU), i.e. about 40-100 ms per step with 15 processes
+# time-sharing the GPU and one core each. One run is then about 1.5-3.5 min of training plus
+# 20-40 s of start-up and evaluation. 30 runs (10 method/recipe pairs x 3 seeds) at 15 at a time
+# are 2 waves: about 4-8 min. JOBS=15 on 16 cores leaves one core for the loaders (one worker per
+# run, a few ms per batch of 8 crops) and the parent; 12 would need 3 waves. compare.py starts the
+# most expensive models first (by GFLOPs), prints a line per finished run, and stores each run at
+# once, so runs cut off by DEADLINE_MIN are simply started by a later call (stored runs are never
+# redone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 : "${OUT:?set OUT to the folder whose files come back}"
 mkdir -p "$OUT"
 PYTHON=${PYTHON:-python3}
-JOBS=${JOBS:-12}
+JOBS=${JOBS:-15}
 THREADS=${THREADS:-1}
 DEADLINE_MIN=${DEADLINE_MIN:-5}
 DEVICE=${DEVICE:-cuda}
