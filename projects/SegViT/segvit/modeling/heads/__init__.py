@@ -5,3 +5,5 @@ from .atm_head import ATMHead, ATMSingleStageHead, init_atm_weights
 from .atm_layers import ATMCrossAttention, ATMDecoderLayer
 from .qu_head import ATMSingleHead, QUATMHead
 from .setr_head import SETRNaiveHead
+from .depict_head import DEPICTHead
+from .segmenter_head import SegmenterMaskHead
