@@ -11,4 +11,4 @@ from .segmenter_vit_l16_640x640_160k import dataloader, lr_multiplier, model, op
 num_classes = model.head.num_classes
 model.head = head
 model.head.update(in_feature="block23", num_classes=num_classes, mode="ca")
-del num_classes
+del head, num_classes  # only model.head is part of the experiment

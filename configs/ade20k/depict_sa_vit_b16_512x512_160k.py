@@ -11,4 +11,4 @@ from .segmenter_vit_b16_512x512_160k import dataloader, lr_multiplier, model, op
 num_classes = model.head.num_classes
 model.head = head
 model.head.update(in_feature="block11", num_classes=num_classes, mode="sa")
-del num_classes
+del head, num_classes  # only model.head is part of the experiment

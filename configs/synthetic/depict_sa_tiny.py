@@ -7,5 +7,5 @@ from .segmenter_tiny import dataloader, lr_multiplier, model, optimizer, train
 num_classes = model.head.num_classes
 model.head = head
 model.head.update(in_feature="block3", num_classes=num_classes, mode="sa")
-del num_classes
+del head, num_classes  # only model.head is part of the experiment
 train.output_dir = "output/depict_sa_tiny"
