@@ -15,8 +15,9 @@ from detectron2.config import LazyCall as L
 from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
 from segvit.modeling.meta_arch.setr import SETR
 
-from .segvit_tiny import dataloader, lr_multiplier, optimizer, train
+from .segvit_tiny import dataloader, lr_multiplier
 from .segvit_tiny import model as segvit_model
+from .segvit_tiny import optimizer, train
 
 model = L(SETR)(
     backbone=segvit_model.backbone,

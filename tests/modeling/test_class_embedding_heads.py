@@ -55,7 +55,7 @@ def test_depict_head_rejects_an_unknown_mode():
 
 
 def reference_tied_attention(layer, x, query=None):
-    """DEPICT's update written per head: W_k = LN(x) P_k^T, softmax((U_k W_k^T) / sqrt(p)) W_k P_k."""
+    """DEPICT's update per head: W_k = LN(x) P_k^T, softmax(U_k W_k^T / sqrt(p)) W_k P_k."""
     z = layer.norm(x)
     target = x if query is None else query
     update = torch.zeros_like(target)

@@ -60,6 +60,4 @@ def poly_with_warmup(
     """
     if max_iter <= 0:
         raise ValueError(f"max_iter must be positive, got {max_iter} (train.max_iter)")
-    return PolyWithWarmup(
-        power, min(warmup_iters, max_iter) / max_iter, warmup_factor, min_factor
-    )
+    return PolyWithWarmup(power, min(warmup_iters, max_iter) / max_iter, warmup_factor, min_factor)

@@ -6,7 +6,8 @@ its transpose projects the heads' outputs back to D; a learnable scalar step ``k
 update. No biases, no separate Q/K/V, no output Linear, no MLP. With rows as tokens and ``P_k`` the
 rows of head k::
 
-    self-attention   (MSSA): W_k = LN(Z) P_k^T,  Z <- Z + kappa * sum_k softmax(W_k W_k^T / sqrt(p)) W_k P_k
+    self-attention   (MSSA): W_k = LN(Z) P_k^T,
+                             Z <- Z + kappa * sum_k softmax(W_k W_k^T / sqrt(p)) W_k P_k
     cross-attention  (MSCA): U_k = Q P_k^T, V_k = LN(X) P_k^T,
                              Q <- Q + kappa * sum_k softmax(U_k V_k^T / sqrt(p)) V_k P_k
 
