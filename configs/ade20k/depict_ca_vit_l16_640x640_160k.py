@@ -1,14 +1,7 @@
-"""DEPICT-CA (Wen & Li, NeurIPS 2024) in place of Segmenter's decoder in
-``segmenter_vit_l16_640x640_160k.py``:
-DEPICT is a drop-in replacement of Segmenter's decoder, so backbone, data, SGD recipe and
-inference are Segmenter's; the decoder is DEPICT's released default (3 layers, 3 heads; DEPICT
-facts sections 1.3-1.5).
-"""
+"""DEPICT-CA (Wen & Li, NeurIPS 2024): ``depict_sa_vit_l16_640x640_160k.py`` in "ca" mode
+(DEPICT facts section 1.4: 3 self-attention layers over the patches, then 3 cross-attention
+layers of width 50 for the class embeddings)."""
 
-from ..common.models.depict_head import head
-from .segmenter_vit_l16_640x640_160k import dataloader, lr_multiplier, model, optimizer, train
+from .depict_sa_vit_l16_640x640_160k import dataloader, lr_multiplier, model, optimizer, train
 
-num_classes = model.head.num_classes
-model.head = head
-model.head.update(in_feature="block23", num_classes=num_classes, mode="ca")
-del head, num_classes  # only model.head is part of the experiment
+model.head.mode = "ca"

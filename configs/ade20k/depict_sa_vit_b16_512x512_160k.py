@@ -5,10 +5,7 @@ inference are Segmenter's; the decoder is DEPICT's released default (3 layers, 3
 facts sections 1.3-1.5).
 """
 
-from ..common.models.depict_head import head
+from ..common.models.depict_head import depict_head
 from .segmenter_vit_b16_512x512_160k import dataloader, lr_multiplier, model, optimizer, train
 
-num_classes = model.head.num_classes
-model.head = head
-model.head.update(in_feature="block11", num_classes=num_classes, mode="sa")
-del head, num_classes  # only model.head is part of the experiment
+model.head = depict_head(model.head, mode="sa")

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..backbone.utils import map_to_tokens, tokens_to_map
 
-__all__ = ["head_input_tokens", "cosine_class_masks", "init_linear_and_norm"]
+__all__ = ["head_input_tokens", "cosine_class_masks"]
 
 
 def head_input_tokens(feature: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
@@ -39,16 +39,3 @@ def cosine_class_masks(
     classes = F.normalize(classes, dim=-1)
     masks = mask_norm(patches @ classes.transpose(1, 2))  # (B, N, K)
     return tokens_to_map(masks, hw)  # (B, K, h, w)
-
-
-def init_linear_and_norm(module: nn.Module) -> None:
-    """Segmenter's ``init_weights``: trunc-normal(.02) Linear weights, zero biases, LayerNorm
-    weight 1 / bias 0 (applied to every submodule)."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)

@@ -26,7 +26,8 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from .class_embedding_masks import cosine_class_masks, head_input_tokens, init_linear_and_norm
+from .atm_head import init_atm_weights
+from .class_embedding_masks import cosine_class_masks, head_input_tokens
 
 __all__ = ["SegmenterMaskHead"]
 
@@ -86,8 +87,9 @@ class SegmenterMaskHead(nn.Module):
         self.decoder_norm = nn.LayerNorm(d_model)
         self.mask_norm = nn.LayerNorm(num_classes)
         # Official init: trunc-normal(.02) Linear weights, zero biases, LayerNorm (1, 0); the
-        # projections keep N(0, 1/D); class embeddings trunc-normal(.02).
-        init_linear_and_norm(self)
+        # projections keep N(0, 1/D); class embeddings trunc-normal(.02). (The ATM head's init
+        # is the same rule.)
+        init_atm_weights(self)
         trunc_normal_(self.cls_emb, std=0.02)
 
     @classmethod
