@@ -28,6 +28,7 @@ class ViT(Backbone):
     As in the official SegViT backbone (facts section 1): no class token in the blocks, no final
     LayerNorm, and an absolute position embedding stored for the pretraining grid and resized
     bicubically to the actual token grid (any ``(h, w)``, not only square) at every forward.
+    ``cls_token``, ``final_norm`` and ``pos_embed_interp`` give Segmenter's / DEPICT's ViT instead.
     Blocks are timm's, so the parameter names are timm's (``patch_embed.proj.weight``,
     ``pos_embed``, ``blocks.N.attn.qkv.weight``, ...) and timm checkpoints load by name.
 
@@ -248,7 +249,8 @@ class ViT(Backbone):
         x = x + self._get_pos_embed(hw)
         prefix = self.num_prefix_tokens
         if self.cls_token is not None:  # (B, 1 + h*w, C)
-            x = torch.cat([(self.cls_token + self.cls_pos_embed).expand(len(x), -1, -1), x], 1)
+            cls = (self.cls_token + self.cls_pos_embed).expand(x.shape[0], -1, -1)
+            x = torch.cat([cls, x], dim=1)
 
         wanted = set(self.out_indices)
         outputs: Dict[str, torch.Tensor] = {}
