@@ -39,7 +39,12 @@ model = L(SETR)(
 )
 del segvit_model
 model.backbone.update(
-    out_indices=(3,), cls_token=True, final_norm=True, pos_embed_interp="bilinear", norm_eps=1e-5
+    out_indices=(3,),
+    cls_token=True,
+    final_norm=True,
+    pos_embed_interp="bilinear",
+    norm_eps=1e-5,
+    drop_path_on_attn=True,  # Segmenter's blocks (no effect at drop_path_rate 0)
 )
 optimizer.params.zero_decay_keywords = ("cls_emb", "cls_token")  # official no_weight_decay
 train.output_dir = "output/segmenter_tiny"
