@@ -35,7 +35,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parser.parse_args(argv)
 
     cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
-    predictor = SemSegPredictor(cfg, cfg.train.init_checkpoint, device=args.device)
+    predictor = SemSegPredictor(cfg, cfg.train.init_checkpoint, device=args.device, with_masks=True)
     dataset = args.dataset or test_dataset_name(cfg)
     os.makedirs(args.output, exist_ok=True)
     for record in DatasetCatalog.get(dataset)[: args.num_images]:
