@@ -5,12 +5,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from allocation_tracker import LargestTensor
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
+from detectron2.data import transforms as T
 from PIL import Image
 from repo_scripts import load_script
 
 from segvit.data.synthetic import SYNTHETIC_COLORS, generate_synthetic_dataset, register_synthetic
+from segvit.modeling.meta_arch.postprocess import ARGMAX_BAND_ELEMENTS
+from segvit.utils.predictor import SemSegPredictor
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / "configs/synthetic/segvit_tiny.py")
@@ -109,3 +114,31 @@ def test_visualize_predictions_draws_panels(checkpoint, tmp_path):
     image = np.array(Image.open(next((root / "images/val").glob("*.jpg"))))
     # input | ground truth | prediction | 1-3 masks, each as wide as the image
     assert panel.shape[1] >= 4 * image.shape[1]
+
+
+@pytest.mark.parametrize("num_classes", [8, 64])
+def test_large_photo_never_holds_per_class_maps_at_full_size(num_classes, tmp_path):
+    """Issue 13 item 7: the label of a photo much larger than the test resolution is the argmax of
+    the resized scores, taken in bands; no tensor with a class axis at the photo's size exists, so
+    the largest tensor is the same for 8 and 64 classes (counted, not timed)."""
+    overrides = [*TINY, f"model.head.num_classes={num_classes}"]
+    cfg = LazyConfig.apply_overrides(LazyConfig.load(CONFIG), overrides)
+    model = instantiate(cfg.model)
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("model")
+    predictor = SemSegPredictor(cfg, str(tmp_path / "model.pth"))
+    height, width = 900, 1400  # the test resize brings it to 128 x 199
+    rgb = np.random.RandomState(0).randint(0, 255, (height, width, 3), dtype=np.uint8)
+    with LargestTensor() as largest:
+        label = predictor(rgb)["sem_seg"]
+    assert label.shape == (height, width) and "mask_probs" not in predictor(rgb)
+    assert largest.numel <= max(ARGMAX_BAND_ELEMENTS, height * width)
+    assert num_classes * height * width > 2 * max(ARGMAX_BAND_ELEMENTS, height * width)
+
+    # the same labels as resizing all class scores to the photo's size, then argmax
+    aug_input = T.AugInput(rgb)
+    T.AugmentationList(predictor.augmentations)(aug_input)
+    small = torch.as_tensor(np.ascontiguousarray(aug_input.image.transpose(2, 0, 1)))
+    assert small.shape[-2:] == (128, 199)
+    with torch.no_grad():
+        scores = predictor.model([{"image": small, "height": height, "width": width}])
+    np.testing.assert_array_equal(label, scores[0]["sem_seg"].argmax(0).numpy())
