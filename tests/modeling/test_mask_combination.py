@@ -88,6 +88,8 @@ def test_traced_combination_is_the_straightforward_graph():
 def test_crop_and_resize_matches_detectron2_and_skips_the_identity():
     scores = torch.randn(4, 40, 48)
     assert crop_and_resize(scores, (40, 48), 40, 48) is scores
+    traced = torch.jit.trace(lambda x: crop_and_resize(x, (40, 48), 40, 48), (scores,))
+    assert "upsample_bilinear2d" in str(traced.graph)  # counted by fvcore, as officially
     for image_size, out in [((40, 48), (80, 96)), ((33, 47), (33, 47)), ((33, 47), (70, 20))]:
         torch.testing.assert_close(
             crop_and_resize(scores, image_size, *out), sem_seg_postprocess(scores, image_size, *out)

@@ -21,10 +21,20 @@ import torch.nn.functional as F
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 from torch import Tensor
 
-__all__ = ["crop_and_resize", "row_bands", "upsample_rows", "upsampled_argmax"]
+__all__ = ["crop_and_resize", "is_traced", "row_bands", "upsample_rows", "upsampled_argmax"]
 
 # Elements (float32) of one band of resized scores in upsampled_argmax: 4M = 16 MB.
 ARGMAX_BAND_ELEMENTS = 1 << 22
+
+
+def is_traced() -> bool:
+    """True while tracing / scripting / compiling (fvcore's FLOP count, ONNX, TorchScript, export).
+
+    Traced graphs keep the straightforward computation: one op per step, easy to export, and
+    counted by fvcore as in the official code (so ``benchmarks/flops.md`` matches the paper).
+    """
+    compiling = getattr(torch, "compiler", None) is not None and torch.compiler.is_compiling()
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or compiling
 
 
 def _row_taps(in_size: int, out_size: int, start: int, stop: int, device) -> Tuple[Tensor, ...]:
@@ -77,9 +87,11 @@ def crop_and_resize(scores: Tensor, image_size: Tuple[int, int], height: int, wi
     Returns:
         (K, height, width): ``scores`` itself when no crop and no resize is needed (a bilinear
         resize to the same size is the identity: the usual case, as the meta-architectures return
-        scores at the image size), else ``sem_seg_postprocess``'s crop and bilinear resize.
+        scores at the image size), else ``sem_seg_postprocess``'s crop and bilinear resize. When
+        traced, always the latter: the official code resizes too, and fvcore counts it (0.25
+        GFLOPs at 150 x 640 x 640), which the paper's GFLOPs include.
     """
-    if tuple(scores.shape[-2:]) == tuple(image_size) == (height, width):
+    if not is_traced() and tuple(scores.shape[-2:]) == tuple(image_size) == (height, width):
         return scores
     return sem_seg_postprocess(scores, image_size, height, width)
 

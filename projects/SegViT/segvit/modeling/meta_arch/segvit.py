@@ -22,7 +22,7 @@ from torch import nn
 from ..losses.atm_criterion import ATMCriterion
 from .base import SemanticSegmentor
 from .inference import InferenceConfig
-from .postprocess import row_bands, upsample_rows
+from .postprocess import is_traced, row_bands, upsample_rows
 
 __all__ = ["SegViT", "combine_masks_and_classes", "upsample_and_combine"]
 
@@ -43,12 +43,6 @@ def combine_masks_and_classes(pred_logits: torch.Tensor, pred_masks: torch.Tenso
     class_probs = pred_logits.softmax(-1)[..., :-1]  # (B, Q, K)
     mask_probs = pred_masks.sigmoid()  # (B, Q, H, W)
     return torch.einsum("bqk,bqhw->bkhw", class_probs, mask_probs)
-
-
-def _is_traced() -> bool:
-    """True while tracing / scripting / compiling (fvcore, ONNX, TorchScript, torch.export)."""
-    compiling = getattr(torch, "compiler", None) is not None and torch.compiler.is_compiling()
-    return torch.jit.is_tracing() or torch.jit.is_scripting() or compiling
 
 
 def upsample_and_combine(
@@ -81,7 +75,7 @@ def upsample_and_combine(
         (B, K, H, W) scores.
     """
     height, width = int(image_size[0]), int(image_size[1])
-    if _is_traced():
+    if is_traced():
         masks = F.interpolate(pred_masks, size=padded_size, mode="bilinear", align_corners=False)
         return combine_masks_and_classes(pred_logits, masks)[..., :height, :width]
     batch, queries = pred_masks.shape[:2]
