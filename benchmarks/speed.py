@@ -33,9 +33,9 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
-import resource
 import sys
 import tempfile
 import time
@@ -591,11 +591,7 @@ def render(sections: Dict, load_before: str, load_after: str) -> str:
     lines = [
         "# Inference speed and memory (CPU)",
         "",
-        "Regenerate with:",
-        "",
-        "```",
-        COMMAND,
-        "```",
+        f"Regenerate with `{COMMAND}` (one section: `--sections pairs|mask|memory|photo`).",
         "",
         f"Machine: {cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads.",
         "",

@@ -3,9 +3,10 @@ gradients, parameter names and fvcore FLOPs as the layer's own forward."""
 
 import pytest
 import torch
+from test_qu_head import tiny_qu_head
 from torch import nn
 
-from segvit.modeling.heads.qu_head import QUATMHead
+from segvit.modeling.heads import qu_head
 from segvit.modeling.heads.sdpa_decoder import decoder_layer_forward, supports_sdpa
 from segvit.utils.flops import count_flops
 
@@ -83,30 +84,15 @@ def test_fvcore_counts_the_same_flops():
     assert sdpa == own == attention + 2 * nq * embed * ffn + layer_norms
 
 
-def test_qu_head_keeps_its_parameter_names_and_outputs():
-    head = QUATMHead(
-        in_features=["a", "b"],
-        in_channels=16,
-        num_classes=3,
-        query_grid=(4, 4),
-        embed_dim=32,
-        num_heads=4,
-        qu_layers=2,
-        atm_layers=1,
-    ).eval()
+def test_qu_head_keeps_its_parameter_names_and_outputs(monkeypatch):
+    head = tiny_qu_head().eval()
     names = set(head.state_dict())
     assert "qu_decoders.1.1.self_attn.in_proj_weight" in names
     assert "qu_decoders.0.0.multihead_attn.out_proj.weight" in names
-    features = {"a": torch.randn(1, 16, 4, 4), "b": torch.randn(1, 16, 2, 2)}
+    features = {"block1": torch.randn(1, 64, 4, 4), "block3": torch.randn(1, 64, 2, 2)}
     with torch.no_grad():
         got = head(features)
-        import segvit.modeling.heads.qu_head as qu_head
-
-        original = qu_head.decoder_layer_forward
-        qu_head.decoder_layer_forward = lambda decoder, tgt, memory: decoder(tgt, memory)
-        try:
-            expected = head(features)
-        finally:
-            qu_head.decoder_layer_forward = original
+        monkeypatch.setattr(qu_head, "decoder_layer_forward", lambda layer, q, m: layer(q, m))
+        expected = head(features)
     assert (got["pred_masks"] - expected["pred_masks"]).abs().max() <= 1e-5
     assert (got["pred_logits"] - expected["pred_logits"]).abs().max() <= 1e-5
