@@ -14,7 +14,7 @@ Sections of ``benchmarks/speed.md`` (each can be run alone with ``--sections``):
 - ``mask``: "the mask is free": (head + rest) / backbone of SegViT ViT-B 512 per pass (from the
   ``pairs`` passes and from a second process with PyTorch's ``THP_MEM_ALLOC_ENABLE=1``), and the
   post-head work alone, banded (the model's) vs the straightforward computation, alternating.
-- ``memory``: peak resident memory (``ru_maxrss``) of ViT-L 640 whole-image inference and of
+- ``memory``: peak resident memory (``VmHWM``) of ViT-L 640 whole-image inference and of
   slide inference on a 2048x1024 image, each in its own process.
 - ``photo``: peak resident memory of ``tools/demo.py`` on a 6000x4000 photo with 8, 24 and 150
   classes (tiny synthetic model, random weights), each in its own process, and of the previous
@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -511,8 +510,13 @@ def rss_now_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux ``ru_maxrss`` is in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far: Linux ``VmHWM`` of its own address space
+    (``ru_maxrss`` would start at the parent's resident size: Linux keeps it across exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def render_memory(cases: Sequence[Dict]) -> List[str]:
@@ -525,7 +529,7 @@ def render_memory(cases: Sequence[Dict]) -> List[str]:
         "## Memory: ViT-L 640 inference (CPU)",
         "",
         f"`{os.path.basename(VIT_L)}`, random weights, each case in its own process; peak resident "
-        "memory (`ru_maxrss`) and resident memory after building the model and the input. "
+        "memory (`VmHWM`) and resident memory after building the model and the input. "
         "Slide: 640x640 windows, stride 608 (the config's).",
         "",
         "| case | input (HxW) | windows | weights MB | RSS before MB | peak RSS MB "

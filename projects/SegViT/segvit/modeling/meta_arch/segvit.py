@@ -26,9 +26,10 @@ from .postprocess import is_traced, row_bands, upsample_rows
 
 __all__ = ["SegViT", "combine_masks_and_classes", "upsample_and_combine"]
 
-# Float elements of one band of upsampled masks in upsample_and_combine (Q x rows x W): 1M = 4 MB,
-# large enough for an efficient matmul, small enough to stay in the last-level cache.
-COMBINE_BAND_ELEMENTS = 1 << 20
+# Float elements of one band of upsampled masks in upsample_and_combine (Q x rows x W): 4M = 16 MB,
+# within the last-level cache, and few bands (10 at 512x512), so few thread-pool synchronisations
+# (3 ops per band), which cost much on shared cores.
+COMBINE_BAND_ELEMENTS = 1 << 22
 
 
 def combine_masks_and_classes(pred_logits: torch.Tensor, pred_masks: torch.Tensor) -> torch.Tensor:
