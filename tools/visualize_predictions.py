@@ -45,6 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         cfg.train.init_checkpoint,
         device=args.device,
         allow_partial_weights=args.allow_partial_weights,
+        with_masks=True,
     )
     dataset = args.dataset or test_dataset_name(cfg)
     os.makedirs(args.output, exist_ok=True)

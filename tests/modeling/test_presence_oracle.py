@@ -34,7 +34,7 @@ def test_oracle_predicts_only_the_classes_in_the_label_and_restores_the_model():
     assert oracle["sem_seg"].shape == (NUM_CLASSES, 48, 80)
     assert set(oracle["sem_seg"].argmax(0).unique().tolist()) <= {1, 3}
     assert set(plain["sem_seg"].argmax(0).unique().tolist()) - {1, 3}  # random model: others too
-    torch.testing.assert_close(again["sem_seg"], plain["sem_seg"])  # forward_outputs restored
+    torch.testing.assert_close(again["sem_seg"], plain["sem_seg"])  # head_outputs restored
 
 
 def test_clear_errors():

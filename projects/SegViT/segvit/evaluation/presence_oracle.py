@@ -56,17 +56,17 @@ class PresenceOracle(nn.Module):
         everything downstream (combination, cropping, inference modes) is the model's own."""
         model = self.model
         logits = oracle_class_logits(present.to(model.device))  # (1, K, K+1)
-        forward_outputs = model.forward_outputs
+        head_outputs = model.head_outputs
 
         def with_true_classes(images: Tensor) -> Dict[str, Tensor]:
-            outputs = forward_outputs(images)
+            outputs = head_outputs(images)
             return {**outputs, "pred_logits": logits.expand(images.shape[0], -1, -1)}
 
-        model.forward_outputs = with_true_classes  # instance attribute shadows the method
+        model.head_outputs = with_true_classes  # instance attribute shadows the method
         try:
             yield
         finally:
-            del model.forward_outputs
+            del model.head_outputs
 
     def forward(self, batched_inputs: List[Dict]) -> List[Dict[str, Tensor]]:
         num_classes = self.model.criterion.num_classes  # K, as many as class queries

@@ -1,8 +1,15 @@
 """Run a trained model from a LazyConfig + checkpoint on RGB images (for demo tools).
 
 Like Detectron2's ``DefaultPredictor`` but for LazyConfig files: applies the config's test-time
-augmentations (resize), returns the label map at the image's own size, and, for SegViT models,
-the per-class ATM masks (query k <-> class k) that the demo pictures show.
+augmentations (resize), returns the label map at the image's own size, and, on request for SegViT
+models, the per-class ATM masks (query k <-> class k) that the prediction panels show.
+
+Memory on huge photos: the model runs at the test resolution; the label map at the photo's size is
+the argmax of the bilinearly resized scores, computed in bands of rows
+(:func:`~segvit.modeling.meta_arch.postprocess.upsampled_argmax`): K per-class maps at full size are
+never held (a 6000x4000 photo would need K x 96 MB), so memory does not grow with the class count
+beyond the K maps at the test resolution. ``mask_probs`` (K maps at full size by definition) are
+only computed when asked for.
 """
 
 import os
@@ -17,6 +24,8 @@ from detectron2.data import transforms as T
 
 from segvit.checkpoint.safe_checkpointer import load_model_weights
 from segvit.data.class_count import check_num_classes
+
+from ..modeling.meta_arch.postprocess import upsampled_argmax
 
 
 def test_dataset_name(cfg) -> Optional[str]:
@@ -36,10 +45,16 @@ class SemSegPredictor:
             from it; weights that leave model tensors unloaded are refused.
         device: "cpu" (default) or "cuda".
         allow_partial_weights: run even with model tensors left unloaded (logged).
+        with_masks: also return the (K, H, W) ATM masks of SegViT models ("mask_probs").
     """
 
     def __init__(
-        self, cfg, checkpoint: str, device: str = "cpu", allow_partial_weights: bool = False
+        self,
+        cfg,
+        checkpoint: str,
+        device: str = "cpu",
+        allow_partial_weights: bool = False,
+        with_masks: bool = False,
     ):
         if not checkpoint or not os.path.isfile(checkpoint):
             raise FileNotFoundError(
@@ -50,6 +65,7 @@ class SemSegPredictor:
         self.model = instantiate(cfg.model).to(device).eval()
         load_model_weights(self.model, checkpoint, allow_partial_weights)
         self.device = device
+        self.with_masks = with_masks
         self.augmentations = self._test_augmentations(cfg)
         name = test_dataset_name(cfg)
         meta = MetadataCatalog.get(name) if name else None
@@ -81,16 +97,17 @@ class SemSegPredictor:
         Args:
             rgb: (H, W, 3) uint8 image.
         Returns:
-            "sem_seg": (H, W) int64 classes; "mask_probs": (K, H, W) float32 sigmoid masks of the
-            class queries (SegViT models only; absent otherwise).
+            "sem_seg": (H, W) int64 classes; "mask_probs" (``with_masks`` and SegViT models only):
+            (K, H, W) float32 sigmoid masks of the class queries.
         """
         height, width = rgb.shape[:2]
         aug_input = T.AugInput(rgb)
         T.AugmentationList(self.augmentations)(aug_input)
         image = torch.as_tensor(np.ascontiguousarray(aug_input.image.transpose(2, 0, 1)))
-        scores = self.model([{"image": image, "height": height, "width": width}])[0]["sem_seg"]
-        out = {"sem_seg": scores.argmax(0).cpu().numpy()}
-        if hasattr(self.model, "forward_outputs"):
+        scores = self.model([{"image": image}])[0]["sem_seg"]  # (K, h, w) at the test size
+        out = {"sem_seg": upsampled_argmax(scores, (height, width)).cpu().numpy()}
+        del scores
+        if self.with_masks and hasattr(self.model, "forward_outputs"):
             normalized = self.model.normalize(image)[None]
             masks = self.model.forward_outputs(normalized)["pred_masks"]
             masks = masks[..., : image.shape[-2], : image.shape[-1]]

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ..backbone.utils import map_to_tokens, resize_pos_embed, tokens_to_map
 from .atm_head import ATMSingleStageHead, init_atm_weights, share_in_proj_init
+from .sdpa_decoder import decoder_layer_forward
 
 __all__ = ["QUATMHead", "ATMSingleHead"]
 
@@ -179,8 +180,8 @@ class QUATMHead(nn.Module):
         ):
             tokens, _ = map_to_tokens(features[name])  # (B, h_i*w_i, C)
             memory = norm(proj(tokens))  # (B, h_i*w_i, d)
-            for layer in layers:
-                query = layer(query, memory)  # (B, h16*w16, d)
+            for layer in layers:  # = layer(query, memory), attention through SDPA
+                query = decoder_layer_forward(layer, query, memory)  # (B, h16*w16, d)
         return self.atm(tokens_to_map(query, hw))  # ATM on the (B, d, h16, w16) map
 
 

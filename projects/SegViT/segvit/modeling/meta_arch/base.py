@@ -11,11 +11,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from detectron2.modeling import build_backbone, build_sem_seg_head
 from detectron2.modeling.backbone import Backbone
-from detectron2.modeling.postprocessing import sem_seg_postprocess
 from detectron2.structures import ImageList
 from torch import nn
 
 from .inference import InferenceConfig, run_inference
+from .postprocess import crop_and_resize
 
 __all__ = ["SemanticSegmentor", "inference_config_from_cfg"]
 
@@ -107,9 +107,7 @@ class SemanticSegmentor(nn.Module):
             )
             height = inputs.get("height", image.shape[-2])
             width = inputs.get("width", image.shape[-1])
-            results.append(
-                {"sem_seg": sem_seg_postprocess(scores, image.shape[-2:], height, width)}
-            )
+            results.append({"sem_seg": crop_and_resize(scores, image.shape[-2:], height, width)})
         return results
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:

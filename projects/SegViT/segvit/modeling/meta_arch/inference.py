@@ -75,7 +75,11 @@ def slide_windows(size: int, crop: int, stride: int) -> Sequence[int]:
 
 
 def slide_inference(image: torch.Tensor, predict: Predictor, crop_size, stride) -> torch.Tensor:
-    """Average ``predict`` over sliding windows. image (3, H, W) -> scores (K, H, W)."""
+    """Average ``predict`` over sliding windows. image (3, H, W) -> scores (K, H, W).
+
+    Memory: the (K, H, W) sum plus one window at a time; a window's scores are released before the
+    next window runs, and the average is taken in place.
+    """
     _, height, width = image.shape
     scores, counts = None, image.new_zeros((1, height, width))
     for y in slide_windows(height, crop_size[0], stride[0]):
@@ -86,7 +90,8 @@ def slide_inference(image: torch.Tensor, predict: Predictor, crop_size, stride) 
                 scores = image.new_zeros((out.shape[0], height, width))
             scores[:, y : y + out.shape[1], x : x + out.shape[2]] += out
             counts[:, y : y + out.shape[1], x : x + out.shape[2]] += 1
-    return scores / counts
+            del out  # not alive while the next window runs
+    return scores.div_(counts)
 
 
 def single_scale_inference(image: torch.Tensor, predict: Predictor, cfg: InferenceConfig):

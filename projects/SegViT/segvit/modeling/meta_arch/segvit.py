@@ -3,9 +3,14 @@
 The model normalises and pads the images, runs a backbone and a decode head that returns
 per-query class logits and mask logits, and either computes the ATM losses (training) or turns
 the outputs into per-class scores (inference; MaskFormer-style combination).
+
+At inference the combination is the official one (upsample the mask logits to the input, sigmoid,
+class probabilities without no-object, sum over queries) computed in bands of rows
+(:func:`upsample_and_combine`): no (Q, H, W) temporary is materialised, padded rows and columns are
+never computed, and each band's sigmoid masks feed one matmul straight into the output.
 """
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -17,8 +22,14 @@ from torch import nn
 from ..losses.atm_criterion import ATMCriterion
 from .base import SemanticSegmentor
 from .inference import InferenceConfig
+from .postprocess import is_traced, row_bands, upsample_rows
 
-__all__ = ["SegViT", "combine_masks_and_classes"]
+__all__ = ["SegViT", "combine_masks_and_classes", "upsample_and_combine"]
+
+# Float elements of one band of upsampled masks in upsample_and_combine (Q x rows x W): 4M = 16 MB,
+# within the last-level cache, and few bands (10 at 512x512), so few thread-pool synchronisations
+# (3 ops per band), which cost much on shared cores.
+COMBINE_BAND_ELEMENTS = 1 << 22
 
 
 def combine_masks_and_classes(pred_logits: torch.Tensor, pred_masks: torch.Tensor) -> torch.Tensor:
@@ -33,6 +44,51 @@ def combine_masks_and_classes(pred_logits: torch.Tensor, pred_masks: torch.Tenso
     class_probs = pred_logits.softmax(-1)[..., :-1]  # (B, Q, K)
     mask_probs = pred_masks.sigmoid()  # (B, Q, H, W)
     return torch.einsum("bqk,bqhw->bkhw", class_probs, mask_probs)
+
+
+def upsample_and_combine(
+    pred_logits: torch.Tensor,
+    pred_masks: torch.Tensor,
+    padded_size: Tuple[int, int],
+    image_size: Tuple[int, int],
+    band_elements: int = COMBINE_BAND_ELEMENTS,
+) -> torch.Tensor:
+    """Per-class scores of the unpadded image from low-resolution ATM outputs.
+
+    The same numbers (up to float rounding, about 1e-7) as the straightforward computation::
+
+        masks = F.interpolate(pred_masks, padded_size, mode="bilinear", align_corners=False)
+        combine_masks_and_classes(pred_logits, masks)[..., :H, :W]
+
+    but band by band over output rows: upsample the band's mask logits (:func:`upsample_rows`),
+    sigmoid in place, and one (K x Q) @ (Q x rows*W) matmul written into the output's rows. The
+    combination is linear in the sigmoid masks, so rows are independent; rows and columns of the
+    padding, cropped away afterwards, are never computed. When traced (fvcore's FLOP count, ONNX,
+    TorchScript) the straightforward graph is used: the same matmul FLOPs in one einsum.
+
+    Args:
+        pred_logits: (B, Q, K+1) class logits; the last column is "no object".
+        pred_masks: (B, Q, h, w) mask logits at feature resolution.
+        padded_size: (Hp, Wp) the size the masks are upsampled to (the padded input).
+        image_size: (H, W) <= (Hp, Wp), the unpadded input: the output size.
+        band_elements: float elements of one band of upsampled masks.
+    Returns:
+        (B, K, H, W) scores.
+    """
+    height, width = int(image_size[0]), int(image_size[1])
+    if is_traced():
+        masks = F.interpolate(pred_masks, size=padded_size, mode="bilinear", align_corners=False)
+        return combine_masks_and_classes(pred_logits, masks)[..., :height, :width]
+    batch, queries = pred_masks.shape[:2]
+    class_probs = pred_logits.softmax(-1)[..., :-1].transpose(1, 2)  # (B, K, Q)
+    scores = pred_masks.new_empty((batch, class_probs.shape[1], height, width))
+    flat = scores.view(batch, -1, height * width)  # (B, K, H*W)
+    padded = (int(padded_size[0]), int(padded_size[1]))
+    for start, stop in row_bands(height, band_elements // max(1, queries * padded[1])):
+        masks = upsample_rows(pred_masks, padded, start, stop)[..., :width]  # (B, Q, rows, W)
+        masks = masks.reshape(batch, queries, -1).sigmoid_()  # (B, Q, rows*W)
+        torch.bmm(class_probs, masks, out=flat[:, :, start * width : stop * width])
+    return scores
 
 
 @META_ARCH_REGISTRY.register()
@@ -94,20 +150,31 @@ class SegViT(SemanticSegmentor):
         """ATM losses of a padded batch: images (B, 3, Hp, Wp), targets (B, Hp, Wp)."""
         return self.criterion(self.head(self.backbone(images)), targets)
 
-    def forward_outputs(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Raw head outputs for normalised images (B, 3, H, W), padded here to the divisibility.
+    def head_outputs(self, images: torch.Tensor) -> Dict:
+        """Final head outputs for normalised images (B, 3, H, W), padded here to the divisibility.
 
-        Returns the head's dict with ``pred_masks`` upsampled to the padded input size.
+        Returns ``{"pred_logits": (B, Q, K+1), "pred_masks": (B, Q, h, w) at feature resolution,
+        "padded_size": (Hp, Wp)}``.
         """
         padded = self.pad(images)
         outputs = self.head(self.backbone(padded))
+        return {
+            "pred_logits": outputs["pred_logits"],
+            "pred_masks": outputs["pred_masks"],
+            "padded_size": tuple(padded.shape[-2:]),
+        }
+
+    def forward_outputs(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Head outputs with ``pred_masks`` upsampled to the padded input size (B, Q, Hp, Wp)."""
+        outputs = self.head_outputs(images)
         masks = F.interpolate(
-            outputs["pred_masks"], size=padded.shape[-2:], mode="bilinear", align_corners=False
+            outputs["pred_masks"], size=outputs["padded_size"], mode="bilinear", align_corners=False
         )
         return {"pred_logits": outputs["pred_logits"], "pred_masks": masks}
 
     def predict_scores(self, images: torch.Tensor) -> torch.Tensor:
         """Per-class scores (B, K, H, W) for normalised images (B, 3, H, W), any H and W."""
-        outputs = self.forward_outputs(images)
-        scores = combine_masks_and_classes(outputs["pred_logits"], outputs["pred_masks"])
-        return scores[..., : images.shape[-2], : images.shape[-1]]
+        outputs = self.head_outputs(images)
+        return upsample_and_combine(
+            outputs["pred_logits"], outputs["pred_masks"], outputs["padded_size"], images.shape[-2:]
+        )
