@@ -9,11 +9,14 @@ setup:
 	@bash tools/setup_env.sh
 
 # The main job: train a tiny SegViT on the built-in synthetic dataset, evaluate, draw predictions.
+# DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides (benchmarks/demo_time.py uses both).
+DEMO_OUT ?= output/demo
+DEMO_OPTS ?=
 demo: setup
 	$(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \
-		train.output_dir=output/demo
+		train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
 	$(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
-		--output output/demo/predictions train.init_checkpoint=output/demo/model_final.pth
+		--output $(DEMO_OUT)/predictions train.init_checkpoint=$(DEMO_OUT)/model_final.pth
 
 test: setup
 	$(PY) -m pytest tests --durations=15 -q
