@@ -10,12 +10,16 @@ setup:
 
 # The main job: train a tiny SegViT on the built-in synthetic dataset, evaluate, draw predictions.
 # DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides (benchmarks/demo_time.py uses both).
+# One intra-op thread (the loader worker has the other core): two threads on two busy cores spin
+# at every barrier, 9x slower per step under load (docs/results.md); one also gives the same
+# numbers as the runs in docs/results.md.
 DEMO_OUT ?= output/demo
 DEMO_OPTS ?=
+DEMO_ENV ?= OMP_NUM_THREADS=1
 demo: setup
-	$(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \
+	$(DEMO_ENV) $(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \
 		train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
-	$(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
+	$(DEMO_ENV) $(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
 		--output $(DEMO_OUT)/predictions train.init_checkpoint=$(DEMO_OUT)/model_final.pth
 
 test: setup

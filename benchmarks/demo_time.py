@@ -101,6 +101,7 @@ def run_logged(cmd: Sequence[str], env: Dict[str, str], log_path: str) -> List[T
         for line in proc.stdout:
             lines.append((time.perf_counter() - start, line.rstrip("\n")))
             log.write(line)
+            log.flush()
         proc.wait()
         lines.append((time.perf_counter() - start, f"<exit {proc.returncode}>"))
     if proc.returncode != 0:
