@@ -9,13 +9,12 @@ setup:
 	@bash tools/setup_env.sh
 
 # The main job: train a tiny SegViT on the built-in synthetic dataset, evaluate, draw predictions.
-# DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides (benchmarks/demo_time.py uses both).
-# One intra-op thread (the loader worker has the other core): two threads on two busy cores spin
-# at every barrier, 9x slower per step under load (docs/results.md); one also gives the same
-# numbers as the runs in docs/results.md.
+# DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides; DEMO_ENV: environment, e.g.
+# OMP_NUM_THREADS=1 (one intra-op thread: 9x faster per step than two on busy cores, not yet
+# measured on an idle machine; docs/results.md, "Demo speed"). benchmarks/demo_time.py uses them.
 DEMO_OUT ?= output/demo
 DEMO_OPTS ?=
-DEMO_ENV ?= OMP_NUM_THREADS=1
+DEMO_ENV ?=
 demo: setup
 	$(DEMO_ENV) $(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \
 		train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
