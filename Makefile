@@ -9,6 +9,8 @@ setup:
 	@bash tools/setup_env.sh
 
 # The main job: train a tiny SegViT on the built-in synthetic dataset, evaluate, draw predictions.
+# --resume: a re-run continues an interrupted demo from its last checkpoint, and after a finished
+# one only evaluates again; it never trains over it. `make clean-demo` starts from scratch.
 # DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides; DEMO_ENV: environment, e.g.
 # OMP_NUM_THREADS=1 (one intra-op thread: 9x faster per step than two on busy cores, not yet
 # measured on an idle machine; docs/results.md, "Demo speed"). benchmarks/demo_time.py uses them.
@@ -17,9 +19,12 @@ DEMO_OPTS ?=
 DEMO_ENV ?=
 demo: setup
 	$(DEMO_ENV) $(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \
-		train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
+		--resume train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
 	$(DEMO_ENV) $(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
 		--output $(DEMO_OUT)/predictions train.init_checkpoint=$(DEMO_OUT)/model_final.pth
+
+clean-demo:
+	rm -rf output/demo
 
 test: setup
 	$(PY) -m pytest tests --durations=15 -q
