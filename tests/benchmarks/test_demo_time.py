@@ -47,7 +47,7 @@ def test_table_has_the_command_the_phases_the_miou_and_the_load():
         "load_after": (1.75, 1.0, 0.5),
     }
     part = {p: (0.01, 0.02) for p in demo_time.STEP_PARTS}
-    profile = {"demo config (loss_stride=4)": part, "loss at every pixel": part}
+    profile = {"loss at every pixel (loss_stride=1)": part, "loss_stride=4": part}
     text = demo_time.render(demo, profile, " --profile-steps 5", "a CPU", ((1, 1, 1), (2, 2, 2)))
     assert "`.venv/bin/python benchmarks/demo_time.py --profile-steps 5`" in text
     assert "| training | 170.0 | 77% |" in text
