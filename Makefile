@@ -11,11 +11,17 @@ setup:
 # The main job: train a tiny SegViT on the built-in synthetic dataset, evaluate, draw predictions.
 # --resume: a re-run continues an interrupted demo from its last checkpoint, and after a finished
 # one only evaluates again; it never trains over it. `make clean-demo` starts from scratch.
+# DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides; DEMO_ENV: environment, e.g.
+# OMP_NUM_THREADS=1 (one intra-op thread: 9x faster per step than two on busy cores, not yet
+# measured on an idle machine; docs/results.md, "Demo speed"). benchmarks/demo_time.py uses them.
+DEMO_OUT ?= output/demo
+DEMO_OPTS ?=
+DEMO_ENV ?=
 demo: setup
-	$(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 --resume \
-		train.output_dir=output/demo
-	$(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
-		--output output/demo/predictions train.init_checkpoint=output/demo/model_final.pth
+	$(DEMO_ENV) $(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \
+		--resume train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
+	$(DEMO_ENV) $(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
+		--output $(DEMO_OUT)/predictions train.init_checkpoint=$(DEMO_OUT)/model_final.pth
 
 clean-demo:
 	rm -rf output/demo

@@ -257,3 +257,97 @@ def test_overfits_one_batch():
         optimizer.step()
         history.append(loss.item())
     assert history[-1] < history[0] / 10, (history[0], history[-1])
+
+
+def _strided_reference(outputs, labels, stride, num_classes, pixel_ce_weight):
+    """The official losses restricted to the label pixels (o + s i, o + s j), o = s // 2, written
+    the straightforward way: upsample the masks to the full label size, then take those pixels;
+    which classes are present comes from every pixel."""
+    o = stride // 2
+    sampled = labels[:, o::stride, o::stride]
+    present = [[bool((lab == k).any()) for k in range(num_classes)] for lab in labels]
+    num_masks = max(sum(map(sum, present)), 1)
+    expected = {}
+    heads = [("", outputs)] + [(f"_{i}", a) for i, a in enumerate(outputs["aux_outputs"])]
+    for suffix, out in heads:
+        full = torch.nn.functional.interpolate(
+            out["pred_masks"], size=labels.shape[-2:], mode="bilinear", align_corners=False
+        )[..., o::stride, o::stride]
+        classes = torch.tensor(
+            [[k if p[k] else num_classes for k in range(num_classes)] for p in present]
+        )
+        weight = torch.ones(num_classes + 1, dtype=torch.float64)
+        weight[-1] = 0.1
+        ce = torch.nn.functional.cross_entropy(
+            out["pred_logits"].transpose(1, 2), classes, weight=weight
+        )
+        focal = dice = 0.0
+        for b in range(labels.shape[0]):
+            for k in range(num_classes):
+                if present[b][k]:
+                    x = full[b, k].flatten()[None]
+                    t = (sampled[b] == k).flatten()[None].double()
+                    focal = focal + sigmoid_focal_loss(x, t).sum()
+                    dice = dice + dice_loss(x, t).sum()
+        pixel = torch.nn.functional.cross_entropy(full, sampled.long(), ignore_index=IGNORE)
+        expected.update(
+            {
+                f"loss_ce{suffix}": ce,
+                f"loss_focal{suffix}": 20.0 * focal / num_masks,
+                f"loss_dice{suffix}": dice / num_masks,
+                f"loss_pixel_ce{suffix}": pixel_ce_weight * pixel,
+            }
+        )
+    return expected
+
+
+@pytest.mark.parametrize("stride", [2, 3, 4])
+def test_loss_stride_equals_the_official_losses_on_the_sampled_pixels(stride):
+    g = torch.Generator().manual_seed(stride)
+    k, size = 4, (13, 10)  # sizes that the stride does not divide
+    labels = torch.randint(0, k, (2, *size), generator=g)
+    labels[0, :3] = IGNORE
+    labels[1, 0, 0] = 3  # class 3 only where no sampled pixel is: still "present" in image 1
+    labels[1][labels[1] == 3] = 2
+    labels[1, 0, 0] = 3
+
+    def output(h, w):
+        return {
+            "pred_logits": torch.randn(2, k, k + 1, generator=g, dtype=torch.float64),
+            "pred_masks": torch.randn(2, k, h, w, generator=g, dtype=torch.float64),
+        }
+
+    outputs = {**output(4, 3), "aux_outputs": [output(4, 3), output(2, 2)]}
+    crit = ATMCriterion(num_classes=k, pixel_ce_weight=10.0, loss_stride=stride)
+    got = crit(outputs, labels)
+    expected = _strided_reference(outputs, labels, stride, k, 10.0)
+    assert got.keys() == expected.keys()
+    for name, value in expected.items():
+        assert got[name].item() == pytest.approx(value.item(), rel=1e-9, abs=1e-12), name
+    # Without the pixel CE the same path serves focal and dice.
+    got = ATMCriterion(num_classes=k, loss_stride=stride)(outputs, labels)
+    for name in ("loss_focal", "loss_dice_1", "loss_ce_0"):
+        assert got[name].item() == pytest.approx(expected[name].item(), rel=1e-9), name
+
+
+def test_loss_stride_one_is_the_paper_loss_and_bad_strides_fail():
+    outputs = _outputs([LOGITS], [MASKS], [AUX_LOGITS], [AUX_MASKS])
+    label = torch.tensor([LABEL])
+    plain = ATMCriterion(num_classes=K, pixel_ce_weight=2.0)(outputs, label)
+    strided = ATMCriterion(num_classes=K, pixel_ce_weight=2.0, loss_stride=1)(outputs, label)
+    assert {n: v.item() for n, v in plain.items()} == {n: v.item() for n, v in strided.items()}
+    for bad in (0, -2, 2.0):
+        with pytest.raises(ValueError, match="loss_stride"):
+            ATMCriterion(num_classes=K, loss_stride=bad)
+
+
+def test_upsample_at_stride_matches_interpolate_then_subsample():
+    masks = torch.randn(2, 3, 16, 12, dtype=torch.float64)
+    for stride, size in ((1, (128, 96)), (4, (128, 96)), (3, (130, 97)), (8, (50, 40))):
+        o = stride // 2
+        full = torch.nn.functional.interpolate(
+            masks, size=size, mode="bilinear", align_corners=False
+        )[..., o::stride, o::stride]
+        got = atm_criterion.upsample_at_stride(masks, size, stride)
+        assert got.shape == full.shape
+        torch.testing.assert_close(got, full, rtol=0, atol=1e-12)

@@ -132,9 +132,11 @@ def test_yacs_build_model_through_registries():
     cfg.MODEL.SEGVIT.ATM.EMBED_DIM, cfg.MODEL.SEGVIT.ATM.NUM_HEADS = 32, 4
     cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
     cfg.MODEL.SEGVIT.LOSS.PIXEL_CE_WEIGHT = 2.0
+    cfg.MODEL.SEGVIT.LOSS.LOSS_STRIDE = 4
     model = build_model(cfg)
     assert isinstance(model, SegViT)
     assert model.criterion.pixel_ce_weight == 2.0 and model.criterion.mask_classes == "present"
+    assert model.criterion.loss_stride == 4
     model.eval()
     with torch.no_grad():
         (out,) = model(random_inputs([(48, 80)], with_target=False))

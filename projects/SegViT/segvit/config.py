@@ -59,6 +59,7 @@ def add_segvit_config(cfg: CN) -> CN:
     loss.IGNORE_MODE = "negative"  # official: ignore pixels are negatives; "exclude" drops them
     loss.MASK_CLASSES = "present"  # official: focal/dice on present classes; "all" adds absent ones
     loss.PIXEL_CE_WEIGHT = 0.0  # not in the paper: per-pixel CE across the queries' mask logits
+    loss.LOSS_STRIDE = 1  # not in the paper if > 1: the losses on every s-th label pixel only
 
     # Inference (a model setting, not a trainer branch).
     inf = cfg.MODEL.SEGVIT.INFERENCE = CN()

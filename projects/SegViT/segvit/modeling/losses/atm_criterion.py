@@ -9,6 +9,13 @@ Optional, not in the paper (off by default): a per-pixel cross-entropy across th
 mask logits (``pixel_ce_weight``). The paper's losses teach a query's mask only on images that hold
 its class, so nothing makes the masks of two classes that look alike compete on the same pixels;
 this term does. The tiny from-scratch demo model uses it (docs/design.md).
+
+Optional, not in the paper (off by default): ``loss_stride`` s > 1 evaluates every loss on the
+label pixels ``(s // 2 + s * i, s // 2 + s * j)`` only, with the mask logits bilinearly interpolated
+at exactly those pixels (the values the official full-size upsampling gives there), so the losses
+are the official ones restricted to a regular grid of 1 / s^2 of the pixels. Which classes are
+present is still read from every pixel. The demo uses s = 4 to cut the loss's cost
+(docs/results.md).
 """
 
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -20,7 +27,7 @@ from torch import Tensor, nn
 
 from .mask_losses import dice_loss, sigmoid_focal_loss
 
-__all__ = ["ATMCriterion", "present_classes"]
+__all__ = ["ATMCriterion", "present_classes", "upsample_at_stride"]
 
 _IGNORE_MODES = ("negative", "exclude")
 _MASK_CLASSES = ("present", "all")
@@ -33,6 +40,25 @@ def present_classes(targets: Tensor, num_classes: int, ignore_value: int) -> Ten
     image = torch.arange(b, device=targets.device).view(b, 1, 1).expand_as(targets)
     counts = torch.bincount((image * k + targets)[keep], minlength=b * k)  # (B*K,)
     return counts.view(b, k) > 0
+
+
+def _linear_weights(n_in: int, n_out: int, stride: int, like: Tensor) -> Tensor:
+    """(ceil((n_out - stride // 2) / stride), n_in) weights of 1-D linear interpolation from
+    ``n_in`` to ``n_out`` samples (``align_corners=False``, PyTorch's formula), output rows
+    ``stride // 2, stride // 2 + stride, ...`` only."""
+    eye = torch.eye(n_in, dtype=like.dtype, device=like.device)[None]  # (1, n_in, n_in)
+    weights = F.interpolate(eye, size=n_out, mode="linear", align_corners=False)[0]  # (in, out)
+    return weights.t()[stride // 2 :: stride].contiguous()
+
+
+def upsample_at_stride(masks: Tensor, size: Tuple[int, int], stride: int) -> Tensor:
+    """``F.interpolate(masks, size, mode="bilinear", align_corners=False)[..., o::s, o::s]``
+    (o = s // 2) without computing the other pixels: bilinear interpolation is separable, so it is
+    two small matrix products. (B, K, h, w) -> (B, K, ceil((H - o) / s), ceil((W - o) / s)); equal
+    to the full upsampling at those pixels up to float rounding."""
+    rows = _linear_weights(masks.shape[-2], size[0], stride, masks)  # (H', h)
+    cols = _linear_weights(masks.shape[-1], size[1], stride, masks)  # (W', w)
+    return torch.matmul(torch.matmul(rows, masks), cols.t())
 
 
 def _at_least_fp32(x: Tensor) -> Tensor:
@@ -49,7 +75,8 @@ class _BatchTargets(NamedTuple):
     masks: Tensor  # (M, H*W) float binary masks
     labels: Tensor  # (B, H, W) long labels, for the optional per-pixel cross-entropy
     valid: Optional[Tensor]  # (M, H*W) bool for ignore_mode="exclude", else None
-    size: Tuple[int, int]  # label size (H, W)
+    size: Tuple[int, int]  # size of the label grid the losses see (H, W), or (H / s, W / s)
+    full_size: Tuple[int, int]  # label size (H, W)
     num_masks: float  # masks per process, averaged over processes, >= 1
 
 
@@ -76,6 +103,7 @@ class ATMCriterion(nn.Module):
         ignore_mode: str = "negative",
         mask_classes: str = "present",
         pixel_ce_weight: float = 0.0,
+        loss_stride: int = 1,
     ):
         """
         Args:
@@ -92,6 +120,8 @@ class ATMCriterion(nn.Module):
             pixel_ce_weight (float): weight of a per-pixel cross-entropy over the K mask logits
                 (softmax across queries, ignored pixels skipped), added as "loss_pixel_ce" to every
                 output; 0 (default, the paper) leaves it out.
+            loss_stride (int): compute the losses on every ``loss_stride``-th label pixel in each
+                direction (see the module docstring); 1 (default, the paper) uses every pixel.
         """
         super().__init__()
         if ignore_mode not in _IGNORE_MODES:
@@ -100,6 +130,9 @@ class ATMCriterion(nn.Module):
             raise ValueError(f"mask_classes={mask_classes!r} is not one of {_MASK_CLASSES}.")
         if pixel_ce_weight < 0:
             raise ValueError(f"pixel_ce_weight must be >= 0, got {pixel_ce_weight}.")
+        if not isinstance(loss_stride, int) or loss_stride < 1:
+            raise ValueError(f"loss_stride must be a positive int, got {loss_stride!r}.")
+        self.loss_stride = loss_stride
         self.mask_classes = mask_classes
         self.pixel_ce_weight = pixel_ce_weight
         self.num_classes = num_classes
@@ -131,6 +164,10 @@ class ATMCriterion(nn.Module):
 
     def _prepare_targets(self, targets: Tensor) -> _BatchTargets:
         present = present_classes(targets, self.num_classes, self.ignore_value)  # (B, K) bool
+        full_size = (targets.shape[-2], targets.shape[-1])
+        if self.loss_stride > 1:  # the label pixels the losses see; presence used all of them
+            offset = self.loss_stride // 2
+            targets = targets[:, offset :: self.loss_stride, offset :: self.loss_stride]
         supervised = present if self.mask_classes == "present" else torch.ones_like(present)
         batch_idx, class_idx = supervised.nonzero(as_tuple=True)  # (M,), (M,) image-major order
         masks, valid = self._target_masks(targets, supervised)  # (M, H*W)
@@ -145,6 +182,7 @@ class ATMCriterion(nn.Module):
             labels=targets.long(),
             valid=valid,
             size=(targets.shape[-2], targets.shape[-1]),
+            full_size=full_size,
             num_masks=self._num_masks(batch_idx.numel(), targets.device),
         )
 
@@ -203,7 +241,9 @@ class ATMCriterion(nn.Module):
         loss_ce = F.cross_entropy(logits.transpose(1, 2), targets.classes, weight=weight)
 
         pred_masks = _at_least_fp32(output["pred_masks"])  # (B, K, h, w)
-        if self.pixel_ce_weight > 0 and tuple(pred_masks.shape[-2:]) != targets.size:
+        if self.loss_stride > 1:  # every loss needs the masks at the sampled pixels: once
+            pred_masks = upsample_at_stride(pred_masks, targets.full_size, self.loss_stride)
+        elif self.pixel_ce_weight > 0 and tuple(pred_masks.shape[-2:]) != targets.size:
             # The pixel CE needs all K masks at label size: upsample them once, for all losses.
             pred_masks = F.interpolate(
                 pred_masks, size=targets.size, mode="bilinear", align_corners=False

@@ -143,6 +143,7 @@ class SegViT(SemanticSegmentor):
             ignore_mode=loss.IGNORE_MODE,
             mask_classes=loss.MASK_CLASSES,
             pixel_ce_weight=loss.PIXEL_CE_WEIGHT,
+            loss_stride=loss.LOSS_STRIDE,
         )
         return {**cls.base_args_from_cfg(cfg), "criterion": criterion}
 

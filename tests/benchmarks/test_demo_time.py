@@ -1,0 +1,65 @@
+"""benchmarks/demo_time.py: phases from a timestamped demo log, the table, empty folders only."""
+
+import pytest
+from repo_scripts import load_script
+
+demo_time = load_script("benchmarks", "demo_time")
+
+LOG = [
+    (0.5, "setup: .venv is up to date"),
+    (0.6, ".venv/bin/python tools/train_net.py --config-file configs/synthetic/segvit_tiny.py"),
+    (30.0, "[d2.engine.train_loop]: Starting training from iteration 0"),
+    (200.0, "[d2.evaluation.evaluator]: Start inference on 50 batches"),
+    (205.0, "[d2.evaluation.testing]: copypaste: mIoU,fwIoU,mACC,pACC"),
+    (210.0, "[d2.evaluation.testing]: copypaste: 76.0000,90.0,85.0,95.0"),
+    (211.0, "[d2.engine.hooks]: Overall training speed: 998 iterations in 0:02:50 (0.1700 s / it)"),
+    (212.0, ".venv/bin/python tools/visualize_predictions.py --config-file ..."),
+    (220.0, "wrote 6 panels to out/predictions"),
+    (220.5, "<exit 0>"),
+]
+
+
+def test_phases_add_up_to_the_total():
+    phases = demo_time.split_phases(LOG, generation_s=7.0)
+    assert phases["setup check (warm)"] == pytest.approx(0.6)
+    assert phases["dataset generation"] == 7.0
+    assert phases["start-up (imports, model, loader)"] == pytest.approx(30.0 - 0.6 - 7.0)
+    assert phases["training"] == pytest.approx(170.0)
+    assert phases["evaluation (50 val images)"] == pytest.approx(10.0)  # to the last copypaste
+    assert phases["pictures (second process)"] == pytest.approx(8.5)
+    assert sum(v for k, v in phases.items() if k != "total") == pytest.approx(phases["total"])
+
+
+def test_a_missing_phase_is_an_error_that_names_it():
+    with pytest.raises(ValueError, match="Start inference"):
+        demo_time.split_phases([line for line in LOG if "inference" not in line[1]], 7.0)
+
+
+def test_table_has_the_command_the_phases_the_miou_and_the_load():
+    demo = {
+        "command": "make demo",
+        "phases": demo_time.split_phases(LOG, 7.0),
+        "miou": 76.0,
+        "iterations": 998,
+        "s_per_iter": 0.17,
+        "load_before": (1.0, 0.5, 0.25),
+        "load_during": (1.5, 2.25),
+        "load_after": (1.75, 1.0, 0.5),
+    }
+    part = {p: (0.01, 0.02) for p in demo_time.STEP_PARTS}
+    profile = {"loss at every pixel (loss_stride=1)": part, "loss_stride=4": part}
+    text = demo_time.render(demo, profile, " --profile-steps 5", "a CPU", ((1, 1, 1), (2, 2, 2)))
+    assert "`.venv/bin/python benchmarks/demo_time.py --profile-steps 5`" in text
+    assert "| training | 170.0 | 77% |" in text
+    assert "**3 min 40 s in all; mIoU 76.00**" in text
+    assert "998 iterations at 0.170 s/iter" in text
+    assert "during (1 min, sampled every 5 s) mean 1.50, max 2.25" in text
+    assert "| backbone forward | 10.0 (20) | 10.0 (20) | 9% |" in text
+
+
+def test_refuses_a_workdir_that_holds_files(tmp_path):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "model_final.pth").write_bytes(b"")
+    with pytest.raises(FileExistsError, match="not empty"):
+        demo_time.run_demo(str(tmp_path), [])
+    assert (tmp_path / "demo" / "model_final.pth").exists()
