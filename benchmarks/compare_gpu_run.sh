@@ -35,6 +35,9 @@
 # most expensive models first (by GFLOPs), prints a line per finished run, and stores each run at
 # once, so runs cut off by DEADLINE_MIN are simply started by a later call (stored runs are never
 # redone).
+# Carry numpy 1.26.4 (cp312 wheel) in SITE as well: the first run on the H200 image (numpy 2.x)
+# trained every model but failed in evaluation, in Detectron2's SemSegEvaluator
+# (`np.array(Image.open(f), copy=False)` raises under numpy 2), so no run was stored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
