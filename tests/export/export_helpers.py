@@ -29,6 +29,8 @@ TINY_OVERRIDES = {
         "model.head.embed_dim=32",
         "model.head.num_heads=2",
         "model.head.num_classes=5",
+        "model.head.qu_layers=1",  # fewer layers: a smaller graph, a faster ONNX export
+        "model.head.atm_layers=2",
     ],
     NAIVE_SHRUNK_B: _TINY_VIT
     + [
