@@ -11,7 +11,7 @@ here only when needed, and :func:`require` says how to install them.
 import importlib
 import os
 from types import ModuleType
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ def require(name: str) -> ModuleType:
 
 
 def written_files(path: str) -> List[str]:
-    """The files an export to ``path`` consists of (an ONNX model may have a ``.data`` side file)."""
+    """The files of an export to ``path`` (an ONNX model may have a ``.data`` side file)."""
     return [p for p in (path, path + ".data") if os.path.exists(p)]
 
 
@@ -132,8 +132,3 @@ def load_runner(path: str, fmt: str, *, num_threads: Optional[int] = None) -> Ru
 
         return run_torchscript
     raise ValueError(f"format {fmt!r} is not one of {FORMATS}")
-
-
-def describe(path: str) -> Dict[str, int]:
-    """Sizes in bytes of the files of an export (for the tool's report)."""
-    return {os.path.basename(p): os.path.getsize(p) for p in written_files(path)}

@@ -109,7 +109,11 @@ def export_model(
         staged = os.path.join(staging, os.path.basename(path))
         if request.fmt == "onnx":
             export_onnx(
-                module, example, staged, dynamic=request.dynamic, external_data=request.external_data
+                module,
+                example,
+                staged,
+                dynamic=request.dynamic,
+                external_data=request.external_data,
             )
         else:
             export_torchscript(module, example, staged)
