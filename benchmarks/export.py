@@ -107,7 +107,9 @@ def time_runtimes(model, paths: Dict[str, str], runs: int, warmup: int) -> Dict[
     return times
 
 
-def render(rows: Sequence[Dict], timings: Dict[str, Dict], args, load_before, load_after) -> str:
+def render(
+    rows: Sequence[Dict], timings: Dict[str, Dict], args, load_before, load_after, expected: int
+) -> str:
     import onnx
     import onnxruntime
 
@@ -117,7 +119,9 @@ def render(rows: Sequence[Dict], timings: Dict[str, Dict], args, load_before, lo
         "Regenerate with:",
         "",
         "```",
-        COMMAND + (f" --runs {args.runs}" if args.runs != 10 else ""),
+        COMMAND
+        + (f" --runs {args.runs}" if args.runs != 5 else "")
+        + (f" --warmup {args.warmup}" if args.warmup != 2 else ""),
         "```",
         "",
         f"Machine: {cpu_name()}, {torch.get_num_threads()} threads for every runtime; torch "
@@ -135,6 +139,11 @@ def render(rows: Sequence[Dict], timings: Dict[str, Dict], args, load_before, lo
         "",
         "## Parity with PyTorch (targets: max |diff| <= 1e-4, argmax agreement >= 99.9%)",
         "",
+        *(
+            [f"**Partial run: {len(rows)} of {expected} models measured so far.**", ""]
+            if len(rows) < expected
+            else []
+        ),
         "Worst case over a uniform-noise image and a synthetic scene, 512x512.",
         "",
         "| model | config | format | export s | file MB | max abs diff | argmax agreement | ok |",
@@ -179,19 +188,18 @@ def render(rows: Sequence[Dict], timings: Dict[str, Dict], args, load_before, lo
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None, help="labels to run (default all)")
     parser.add_argument("--output", default=os.path.join(ROOT, "benchmarks", "export.md"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     load_before = uptime()
+    selected = [m for m in MODELS if not args.only or m[0] in args.only]
     rows, timings = [], {}
     with tempfile.TemporaryDirectory(prefix="segvit-export-bench-") as folder:
-        for label, config, timed in MODELS:
-            if args.only and label not in args.only:
-                continue
+        for label, config, timed in selected:
             model = build(config)
             name = label.replace(" ", "_").replace("/", "")
             row = {"label": label, "config": config}
@@ -208,9 +216,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     if os.path.exists(row[fmt]["path"] + suffix):
                         os.remove(row[fmt]["path"] + suffix)
             del model
-    text = render(rows, timings, args, load_before, uptime())
-    with open(args.output, "w") as f:
-        f.write(text)
+            # Written after every model, so a long run that is stopped keeps what it measured.
+            text = render(rows, timings, args, load_before, uptime(), len(selected))
+            with open(args.output, "w") as f:
+                f.write(text)
     print(text)
     print(f"Wrote {args.output}")
     return 0

@@ -38,11 +38,27 @@ logger = logging.getLogger("segvit.export")
 
 
 def check_checkpoint(path: str) -> None:
+    """A named checkpoint must be an existing file that loading cannot run code from."""
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"train.init_checkpoint={path!r} is not a file; pass a trained model, e.g. "
             "train.init_checkpoint=output/demo/model_final.pth"
         )
+    if path.endswith(".pkl"):
+        raise ExportError(
+            f"train.init_checkpoint={path!r}: .pkl files are read with pickle, which can run "
+            "code; pass a .pth checkpoint (tools/train_net.py writes those)"
+        )
+
+
+class _Checkpointer(DetectionCheckpointer):
+    """Detectron2's checkpointer that keeps the incompatible keys it otherwise only logs."""
+
+    incompatible = None
+
+    def _load_model(self, checkpoint):
+        self.incompatible = super()._load_model(checkpoint)
+        return self.incompatible
 
 
 def load_model_weights(model: torch.nn.Module, path: str, allow_partial: bool = False) -> None:
@@ -53,14 +69,9 @@ def load_model_weights(model: torch.nn.Module, path: str, allow_partial: bool = 
     ``segvit.checkpoint.safe_checkpointer`` once it exists).
     """
     check_checkpoint(path)
-    checkpointer = DetectionCheckpointer(model)
-    results = []
-    load_model = checkpointer._load_model  # keep what it returns (Checkpointer only logs it)
-    checkpointer._load_model = (
-        lambda checkpoint: results.append(load_model(checkpoint)) or results[0]
-    )
+    checkpointer = _Checkpointer(model)
     checkpointer.load(path, checkpointables=[])
-    incompatible = results[0]
+    incompatible = checkpointer.incompatible
     problems = {
         "missing": list(incompatible.missing_keys),
         "unexpected": list(incompatible.unexpected_keys),
@@ -77,6 +88,20 @@ def load_model_weights(model: torch.nn.Module, path: str, allow_partial: bool = 
         )
 
 
+# On/off options of the tool and what they do.
+SWITCHES = {
+    "--dynamic": "ONNX only: height and width any multiples of the patch size at run time",
+    "--argmax": "also output the label map",
+    "--normalized-input": "the graph takes normalised images (default: raw 0..255 pixels, "
+    "normalised inside)",
+    "--external-data": "ONNX: weights in OUTPUT.data (automatic past protobuf's 2 GB limit)",
+    "--overwrite": "replace an existing output",
+    "--allow-partial-weights": "export even if the checkpoint leaves some parameters at their "
+    "random init",
+    "--skip-parity": "write without the parity check (not advised)",
+}
+
+
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,31 +112,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--height", type=int, default=None, help="default: the inference crop")
     parser.add_argument("--width", type=int, default=None, help="default: the inference crop")
     parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument(
-        "--dynamic",
-        action="store_true",
-        help="ONNX only: height and width any multiples of the patch size at run time",
-    )
-    parser.add_argument("--argmax", action="store_true", help="also output the label map")
-    parser.add_argument(
-        "--normalized-input",
-        action="store_true",
-        help="the graph takes normalised images (default: raw 0..255 pixels, normalised inside)",
-    )
-    parser.add_argument(
-        "--external-data",
-        action="store_true",
-        help="ONNX: weights in OUTPUT.data (automatic past protobuf's 2 GB limit)",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument(
-        "--allow-partial-weights",
-        action="store_true",
-        help="export even if the checkpoint leaves some parameters at their random init",
-    )
-    parser.add_argument(
-        "--skip-parity", action="store_true", help="write without the parity check (not advised)"
-    )
+    for flag, help_text in SWITCHES.items():
+        parser.add_argument(flag, action="store_true", help=help_text)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
     return parser
 

@@ -158,6 +158,12 @@ def test_missing_checkpoint_is_refused(tmp_path, capsys):
     )
 
 
+def test_pickle_checkpoint_is_refused(tmp_path, capsys):
+    (tmp_path / "weights.pkl").write_bytes(b"not read")
+    override = f"train.init_checkpoint={tmp_path / 'weights.pkl'}"
+    _assert_refused(tmp_path, capsys, ["--format", "torchscript", override], "pickle")
+
+
 def test_unsupported_model_is_refused(tmp_path, capsys):
     config = str(REPO / "configs/synthetic/maskformer_tiny.py")
     _assert_refused(
