@@ -250,3 +250,27 @@ def test_tensor_padding_equals_imagelist():
     expected = ImageList.from_tensors(list(images), model.size_divisibility).tensor
     torch.testing.assert_close(model.pad(images), expected, rtol=0, atol=0)
     assert model.pad(images).shape[-2:] == (40, 48)
+
+
+def test_slide_windows_through_the_exported_model(tmp_path):
+    """docs/deployment.md's recipe: the project's slide loop around a fixed-size export gives
+    the PyTorch model's slide-mode scores."""
+    import dataclasses
+
+    from segvit.modeling.meta_arch.inference import slide_inference
+
+    model = tiny_model(TINY_SEGVIT)
+    out = tmp_path / "tiny.ts"
+    export_model(model, ExportRequest("torchscript", 128, 128), str(out))
+    run = load_runner(str(out), "torchscript")
+    image = torch.randint(0, 256, (3, 160, 200), dtype=torch.uint8)
+    scores = slide_inference(
+        image.float(), lambda x: torch.from_numpy(run(x.numpy())[0]), (128, 128), (96, 96)
+    )
+    model.inference = dataclasses.replace(
+        model.inference, mode="slide", crop_size=(128, 128), stride=(96, 96)
+    )
+    with torch.no_grad():
+        expected = model([{"image": image, "height": 160, "width": 200}])[0]["sem_seg"]
+    assert scores.shape == expected.shape == (8, 160, 200)
+    assert (scores - expected).abs().max() <= 1e-4
