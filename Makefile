@@ -9,11 +9,16 @@ setup:
 	@bash tools/setup_env.sh
 
 # The main job: train a tiny SegViT on the built-in synthetic dataset, evaluate, draw predictions.
+# --resume: a re-run continues an interrupted demo from its last checkpoint, and after a finished
+# one only evaluates again; it never trains over it. `make clean-demo` starts from scratch.
 demo: setup
-	$(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \
+	$(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 --resume \
 		train.output_dir=output/demo
 	$(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
 		--output output/demo/predictions train.init_checkpoint=output/demo/model_final.pth
+
+clean-demo:
+	rm -rf output/demo
 
 test: setup
 	$(PY) -m pytest tests --durations=15 -q

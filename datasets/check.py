@@ -7,7 +7,9 @@
 Reports, with file names: images without a label, labels without an image, unreadable or corrupt
 images and labels, image/label size mismatches, label files that are not single-channel 'L'
 (RGB or palette PNGs), and label values that are neither a class id nor ``ignore_label``.
-Exits with status 1 when a problem is found.
+Also lists images with an EXIF orientation tag (a warning: training and evaluation read the
+stored pixels of image and label alike, see ``segvit/data/image_io.py``). Exits with status 1
+when a problem other than a warning is found.
 """
 import argparse
 import os
@@ -23,6 +25,7 @@ from tqdm import tqdm
 import segvit.data.datasets.builtin  # noqa: F401  (registers the built-in datasets)
 from segvit.data.datasets.folder import register_folder_dataset
 from segvit.data.datasets.validation import invalid_label_values
+from segvit.data.image_io import exif_orientation
 
 # Problem kinds, in the order they are reported.
 KINDS = (
@@ -34,7 +37,9 @@ KINDS = (
     "label_mode",  # label PNG is RGB / palette / ... instead of single-channel 'L'
     "size_mismatch",  # image and label sizes differ
     "label_values",  # values >= num_classes other than ignore_label
+    "exif_orientation",  # warning: the image has an EXIF orientation tag (ignored when read)
 )
+WARNING_KINDS = ("exif_orientation",)  # reported, but do not make the exit status 1
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,17 @@ def check_record(
         image = None
     else:
         image = _open(image_path, "unreadable_image", problems)
+    if image is not None and exif_orientation(image) != 1:
+        problems.append(
+            Problem(
+                "exif_orientation",
+                image_path,
+                f"EXIF orientation {exif_orientation(image)}: viewers show it turned, but "
+                "training and evaluation read the stored pixels, as for its label. If the label "
+                "was drawn on the turned photo, save the image turned and without the tag "
+                "(PIL: ImageOps.exif_transpose(image).save(path))",
+            )
+        )
     label = _open(label_path, "unreadable_label", problems)
     if label is None:
         return
@@ -189,7 +205,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--folder", nargs=2, metavar=("IMAGE_ROOT", "LABEL_ROOT"), help="check a folder pair"
     )
-    parser.add_argument("--num-classes", type=int, help="number of classes (with --folder)")
+    parser.add_argument("--num-classes", type=int, help="number of classes, 1..255 (with --folder)")
     parser.add_argument("--image-ext", default="jpg", help="image extension (with --folder)")
     parser.add_argument("--max-files", type=int, default=None, help="check only N records")
     parser.add_argument("--max-per-kind", type=int, default=20, help="files listed per kind")
@@ -197,6 +213,11 @@ def main(argv=None) -> int:
     if args.folder:
         if not args.num_classes:
             parser.error("--folder needs --num-classes")
+        if not 1 <= args.num_classes <= 255:
+            parser.error(
+                f"--num-classes {args.num_classes}: 8-bit label PNGs hold class ids 0..254 and "
+                "the ignore value 255, so give 1..255 classes"
+            )
         args.name = args.name or "check_folder_dataset"
         register_folder_dataset(
             args.name,
@@ -208,7 +229,7 @@ def main(argv=None) -> int:
         parser.error("give a registered dataset name or --folder IMAGE_ROOT LABEL_ROOT")
     problems = check_dataset(args.name, max_files=args.max_files, progress=True)
     print(format_report(args.name, problems, args.max_per_kind))
-    return 1 if problems else 0
+    return 1 if any(p.kind not in WARNING_KINDS for p in problems) else 0
 
 
 if __name__ == "__main__":

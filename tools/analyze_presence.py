@@ -15,13 +15,14 @@ import sys
 from pathlib import Path
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 from detectron2.evaluation import inference_on_dataset
 from detectron2.utils.logger import setup_logger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import segvit  # noqa: E402,F401  (registers datasets and models)
+from segvit.checkpoint.safe_checkpointer import load_model_weights  # noqa: E402
+from segvit.data.class_count import check_num_classes  # noqa: E402
 from segvit.evaluation.presence_oracle import PresenceOracle  # noqa: E402
 from segvit.utils.reports import write_json_report  # noqa: E402
 
@@ -30,6 +31,11 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--config-file", required=True, help="a LazyConfig of a SegViT model")
     parser.add_argument("--output", default=None, help="JSON file to write (must not exist)")
+    parser.add_argument(
+        "--allow-partial-weights",
+        action="store_true",
+        help="evaluate even if the checkpoint leaves model tensors unloaded",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
     return parser
 
@@ -44,8 +50,9 @@ def main(args: argparse.Namespace) -> dict:
         )
     if args.output and os.path.exists(args.output):
         raise FileExistsError(f"--output {args.output} exists; remove it or pick another name")
+    check_num_classes(cfg, ("test",))
     model = instantiate(cfg.model).to(cfg.train.device).eval()
-    DetectionCheckpointer(model).load(checkpoint)
+    load_model_weights(model, checkpoint, args.allow_partial_weights)
     oracle = PresenceOracle(model)  # checks that the model is a SegViT before the long runs
 
     results = {}

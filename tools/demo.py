@@ -10,13 +10,17 @@ Example::
 ``--input`` takes image files, folders and globs. For each image ``NAME`` it writes
 ``NAME_overlay.jpg`` (prediction blended over the image), ``NAME_label.png`` (palette PNG whose
 pixel values are class indices) and, for the whole run, ``areas.json`` (per image: the fraction
-of pixels of each predicted class). Runs on the CPU unless ``--device cuda``.
+of pixels of each predicted class). Inputs whose names clash (``a.jpg``, ``a.png``, ``x/a.jpg``)
+get distinct names (``a_jpg``, ``a_png``, ``a_jpg_2``) and ``areas.json`` keys them by path.
+A photo's EXIF orientation is applied (the image is segmented upright, as a viewer shows it).
+Runs on the CPU unless ``--device cuda``.
 """
 import argparse
 import glob
 import json
 import os
 import sys
+from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -47,7 +51,27 @@ def expand_inputs(patterns: Sequence[str]) -> List[str]:
             if not matches:
                 raise FileNotFoundError(f"--input {pattern!r} matches no file, folder or glob")
             paths += matches
-    return paths
+    unique = {}
+    for path in paths:  # the same file named twice (a folder and a glob) is segmented once
+        unique.setdefault(os.path.realpath(path), path)
+    return list(unique.values())
+
+
+def output_names(paths: Sequence[str]) -> List[str]:
+    """One distinct output name per input: its stem; stems shared by several inputs get their
+    extension (``a_jpg``), and names still shared a counter (``a_jpg_2``), in input order."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    clash = Counter(stems)
+    names = [
+        f"{s}_{os.path.splitext(p)[1].lstrip('.').lower()}" if clash[s] > 1 else s
+        for s, p in zip(stems, paths)
+    ]
+    seen: Counter = Counter()
+    unique = []
+    for name in names:
+        seen[name] += 1
+        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return unique
 
 
 def check_output_dir(output: str, planned: Sequence[str]) -> None:
@@ -84,17 +108,28 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
     parser.add_argument("--input", nargs="+", required=True, help="images, folders or globs")
     parser.add_argument("--output", required=True)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--allow-partial-weights",
+        action="store_true",
+        help="run even if the checkpoint leaves model tensors unloaded",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
     args = parser.parse_args(argv)
 
     cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
     paths = expand_inputs(args.input)
-    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    stems = output_names(paths)
     planned = [f"{s}{suffix}" for s in stems for suffix in ("_overlay.jpg", "_label.png")]
     check_output_dir(args.output, planned + ["areas.json"])
-    predictor = SemSegPredictor(cfg, cfg.train.init_checkpoint, device=args.device)
+    predictor = SemSegPredictor(
+        cfg,
+        cfg.train.init_checkpoint,
+        device=args.device,
+        allow_partial_weights=args.allow_partial_weights,
+    )
     os.makedirs(args.output, exist_ok=True)
 
+    basenames = Counter(os.path.basename(p) for p in paths)
     areas = {}
     for path, stem in zip(paths, stems):
         try:
@@ -105,7 +140,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
         vis = overlay(rgb, label, predictor.colors)
         Image.fromarray(vis).save(os.path.join(args.output, f"{stem}_overlay.jpg"), quality=92)
         save_label_png(label, predictor.colors, os.path.join(args.output, f"{stem}_label.png"))
-        areas[os.path.basename(path)] = class_areas(label, predictor.class_names)
+        key = os.path.basename(path) if basenames[os.path.basename(path)] == 1 else path
+        areas[key] = class_areas(label, predictor.class_names)
     with open(os.path.join(args.output, "areas.json"), "w") as f:
         json.dump(areas, f, indent=2)
     print(f"segmented {len(paths)} image(s) into {args.output}")

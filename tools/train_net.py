@@ -12,14 +12,18 @@ Examples::
     python tools/train_net.py --config-file ... --eval-only --eval-modes whole,slide,ms_flip \\
         train.init_checkpoint=output/model_final.pth   # results "sem_seg[whole]", ...
     python tools/train_net.py --config-file ... --resume   # continue a killed run exactly
+
+A folder holding another run's checkpoints is refused without ``--resume`` or
+``--overwrite-output``; ``--eval-only`` writes into ``<output_dir>/eval_<N>``.
 """
 import dataclasses
+import errno
 import logging
 import sys
 from pathlib import Path
+from typing import Any, Optional
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 from detectron2.engine import default_argument_parser, default_setup, default_writers, hooks, launch
 from detectron2.evaluation import inference_on_dataset, print_csv_format
@@ -28,6 +32,12 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import segvit  # noqa: E402,F401  (registers datasets, backbones, heads)
+from segvit.checkpoint.safe_checkpointer import (  # noqa: E402
+    DiskFullError,
+    SafeCheckpointer,
+    load_model_weights,
+)
+from segvit.data.class_count import check_num_classes  # noqa: E402
 from segvit.engine import (  # noqa: E402
     AccumulatingTrainer,
     CaptureRNGState,
@@ -36,6 +46,7 @@ from segvit.engine import (  # noqa: E402
     create_ddp_model,
     preserve_rng,
 )
+from segvit.engine.output_dir import check_training_output_dir, new_eval_output_dir  # noqa: E402
 from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
 
 logger = logging.getLogger("segvit.train_net")
@@ -149,7 +160,7 @@ def do_train(args, cfg):
         with preserve_rng():  # evaluating must not shift the training RNG streams
             return do_test(cfg, model)
 
-    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, trainer=trainer, rng=rng)
+    checkpointer = SafeCheckpointer(model, cfg.train.output_dir, trainer=trainer, rng=rng)
     trainer.register_hooks(
         [
             hooks.IterationTimer(),
@@ -180,8 +191,38 @@ def do_train(args, cfg):
     trainer.train(start_iter, cfg.train.max_iter)
 
 
+def _parse_override_value(override: str) -> Any:
+    """The value of ``key=value`` as ``LazyConfig.apply_overrides`` reads it (hydra's parser)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create().parse_overrides([override])[0].value()
+
+
+def _type_mismatch(current: Any, value: Any) -> Optional[str]:
+    """The type ``value`` should have to replace ``current``, or None when it fits.
+
+    Only numbers (int and float alike), booleans and lists are checked: a string key may take any
+    value (paths), an interpolation is left to its target, and a None or nested node may be
+    replaced by anything.
+    """
+    if isinstance(value, str) and value.startswith("${"):
+        return None  # an interpolation: its target has the type
+    if value is None:
+        return None if current is None or OmegaConf.is_dict(current) else type(current).__name__
+    if isinstance(current, bool):
+        return None if isinstance(value, bool) else "bool (True or False)"
+    if isinstance(current, (int, float)):  # either: a weight written as 0 may be set to 0.5
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if number else type(current).__name__
+    if OmegaConf.is_list(current):
+        return None if isinstance(value, (list, tuple)) else "list, e.g. [a,b]"
+    return None
+
+
 def check_overrides(cfg, overrides):
-    """Refuse ``key=value`` overrides whose key is not in the config (a typo would be ignored).
+    """Refuse ``key=value`` overrides whose key is not in the config (a typo would be ignored)
+    or whose value has another type than the config's (``train.max_iter=abc``), before anything
+    is built.
 
     ``+key=value`` adds a key on purpose (hydra's syntax), e.g. an argument left at its default.
     """
@@ -197,6 +238,19 @@ def check_overrides(cfg, overrides):
                 f"config override {override!r}: key {key!r} does not exist in the config. "
                 f"Known keys under {parent or '<root>'!r}: {known}"
             )
+        if override.startswith("~") or "=" not in override:
+            continue
+        try:
+            current = OmegaConf.select(cfg, key)
+        except Exception:  # noqa: BLE001  (an unresolvable interpolation: nothing to compare)
+            continue
+        value = _parse_override_value(override)
+        expected = _type_mismatch(current, value)
+        if expected is not None:
+            raise TypeError(
+                f"config override {override!r}: {key} must be of type {expected} (the config has "
+                f"{key}={current!r}), got {value!r}. Fix the value, e.g. {key}={current}."
+            )
 
 
 def main(args):
@@ -204,20 +258,51 @@ def main(args):
     check_overrides(cfg, args.opts)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
     check_device(cfg)
-    default_setup(cfg, args)
+    check_num_classes(cfg, ("test",) if args.eval_only else ("train", "test"))
 
     if args.eval_only:
         modes = parse_eval_modes(args.eval_modes)
         if not cfg.train.init_checkpoint:
             raise ValueError("--eval-only needs the weights: add train.init_checkpoint=PATH")
+        # Its own folder: the training folder's config.yaml and metrics.json stay as they are.
+        cfg.train.output_dir = new_eval_output_dir(cfg.train.output_dir)
+        default_setup(cfg, args)
+        logger.info("--eval-only: config and log go to %s", cfg.train.output_dir)
         model = instantiate(cfg.model)
         model.to(cfg.train.device)
         if modes is None and hasattr(model, "inference"):
             modes = [model.inference.mode]  # results labelled with the configured mode
         model = create_ddp_model(model, device=cfg.train.device)
-        DetectionCheckpointer(model).load(cfg.train.init_checkpoint)
+        load_model_weights(model, cfg.train.init_checkpoint, args.allow_partial_weights)
         return do_test(cfg, model, modes)
-    do_train(args, cfg)
+    check_training_output_dir(
+        cfg.train.output_dir, resume=args.resume, overwrite=args.overwrite_output
+    )
+    default_setup(cfg, args)
+    try:
+        do_train(args, cfg)
+    except Exception as e:
+        message = _disk_full_in(e)
+        if message is None:
+            raise
+        logging.raiseExceptions = False  # a full disk also fails every later log write
+        raise DiskFullError(errno.ENOSPC, message) from None  # one error, not a chain of them
+    return None
+
+
+def _disk_full_in(error: BaseException) -> Optional[str]:
+    """The message of a DiskFullError or "No space left" error in ``error``'s chain, or None."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, DiskFullError):
+            return seen.strerror
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return (
+                f"No space left on device ({seen}). Free space (or set train.output_dir to a "
+                "disk with room) and run again with --resume: checkpoints are written to a "
+                "temporary file and renamed, so the last one is complete"
+            )
+        seen = seen.__context__
     return None
 
 
@@ -227,6 +312,17 @@ def build_parser():
         "--eval-modes",
         default="",
         help="comma-separated inference modes to evaluate with --eval-only: whole,slide,ms_flip",
+    )
+    parser.add_argument(
+        "--overwrite-output",
+        action="store_true",
+        help="train into a train.output_dir that holds another run's checkpoints, removing "
+        "them (without it, such a folder is refused unless --resume)",
+    )
+    parser.add_argument(
+        "--allow-partial-weights",
+        action="store_true",
+        help="--eval-only: evaluate even if the checkpoint leaves model tensors unloaded",
     )
     return parser
 

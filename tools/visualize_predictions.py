@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog
-from detectron2.data.detection_utils import read_image
 
 import segvit  # noqa: F401  (registers datasets and models)
+from segvit.data.image_io import read_image_pixels
 from segvit.utils.predictor import SemSegPredictor, test_dataset_name
 from segvit.utils.visualize import prediction_panel
 
@@ -31,15 +31,25 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     parser.add_argument("--dataset", default=None, help="registered name (default: the test set)")
     parser.add_argument("--num-images", type=int, default=6)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--allow-partial-weights",
+        action="store_true",
+        help="run even if the checkpoint leaves model tensors unloaded",
+    )
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
     args = parser.parse_args(argv)
 
     cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
-    predictor = SemSegPredictor(cfg, cfg.train.init_checkpoint, device=args.device)
+    predictor = SemSegPredictor(
+        cfg,
+        cfg.train.init_checkpoint,
+        device=args.device,
+        allow_partial_weights=args.allow_partial_weights,
+    )
     dataset = args.dataset or test_dataset_name(cfg)
     os.makedirs(args.output, exist_ok=True)
     for record in DatasetCatalog.get(dataset)[: args.num_images]:
-        rgb = read_image(record["file_name"], format="RGB")
+        rgb = read_image_pixels(record["file_name"], "RGB")  # as stored, like its label
         gt = None
         if "sem_seg_file_name" in record:
             gt = cv2.imread(record["sem_seg_file_name"], cv2.IMREAD_UNCHANGED)

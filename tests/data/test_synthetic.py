@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 
 import numpy as np
@@ -203,3 +205,26 @@ def test_classes_that_share_a_hue_have_different_textures():
         pattern = render._texture(render._CLASS_TEXTURES[name], (64, 64), 32.0, 32.0, 0.3)
         assert pattern.shape == (64, 64) and set(np.unique(pattern)) <= {0.0, 1.0}
         assert (pattern.any() and not pattern.all()) or render._CLASS_TEXTURES[name] == "plain"
+
+
+def test_killed_generation_leaves_no_tmp_folder_behind(dataset_root, tmp_path):
+    """A generation killed half-way left ``.synthetic.tmp-*``; the next run removes it, and keeps
+    the folder of a generation that is still running."""
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(finished.stdout)  # a process that has exited
+    killed = tmp_path / ".synthetic.tmp-killed"
+    (killed / "images" / "train").mkdir(parents=True)
+    (killed / ".owner").write_text(f"{synthetic.socket.gethostname()} {dead_pid}")
+    running = tmp_path / ".synthetic.tmp-running"
+    running.mkdir()
+    (running / ".owner").write_text(f"{synthetic.socket.gethostname()} {os.getpid()}")
+    (tmp_path / "synthetic").symlink_to(dataset_root)  # the dataset itself is already there
+    before = _tree(dataset_root)
+    ensure_synthetic_dataset(str(tmp_path / "synthetic"))
+    assert not killed.exists() and running.exists()
+    assert _tree(dataset_root) == before

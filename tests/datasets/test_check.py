@@ -107,3 +107,16 @@ def test_split_list_datasets(tmp_path):
 def test_unregistered_name():
     (problem,) = check.check_dataset("_no_such_dataset")
     assert problem.kind == "dataset_error"
+
+
+def test_more_classes_than_a_label_png_holds_says_so(tmp_path, capsys):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lbl").mkdir()
+    argv = ["--folder", str(tmp_path / "img"), str(tmp_path / "lbl"), "--num-classes", "300"]
+    with pytest.raises(SystemExit):
+        check.main(argv)
+    err = capsys.readouterr().err
+    assert "--num-classes 300" in err and "1..255" in err and "e.g. 255" not in err
+    with pytest.raises(ValueError, match="300 classes do not fit 8-bit label PNGs"):
+        register_folder_dataset("_too_many", str(tmp_path), str(tmp_path), range(300))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img", "lbl"]

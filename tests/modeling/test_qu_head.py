@@ -133,7 +133,7 @@ def test_shrunk_segvit_infers_on_any_size(size):
 
 def test_registry_builds_from_yacs():
     cfg = add_segvit_config(get_cfg())
-    qu = cfg.MODEL.SEGVIT.QU = type(cfg)()  # keys may not be in segvit/config.py yet
+    qu = cfg.MODEL.SEGVIT.QU
     qu.IN_FEATURES = ["block1", "block3"]
     qu.QUERY_GRID = [4, 4]
     qu.EMBED_DIM, qu.NUM_HEADS, qu.QU_LAYERS, qu.ATM_LAYERS = 32, 4, 1, 2

@@ -106,7 +106,7 @@ def test_every_parameter_gets_a_gradient():
 
 def test_drop_path_rule_is_linear():
     model = tiny_vit(drop_path_rate=0.3)
-    rates = [getattr(b.drop_path1, "drop_prob", 0.0) for b in model.blocks]
+    rates = [getattr(b.drop_path2, "drop_prob", 0.0) for b in model.blocks]  # the MLP branch
     assert rates == pytest.approx([0.0, 0.1, 0.2, 0.3])
 
 

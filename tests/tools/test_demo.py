@@ -109,3 +109,21 @@ def test_visualize_predictions_draws_panels(checkpoint, tmp_path):
     image = np.array(Image.open(next((root / "images/val").glob("*.jpg"))))
     # input | ground truth | prediction | 1-3 masks, each as wide as the image
     assert panel.shape[1] >= 4 * image.shape[1]
+
+
+def test_inputs_with_the_same_stem_get_their_own_files(checkpoint, tmp_path):
+    folder, sub = tmp_path / "images", tmp_path / "images" / "sub"
+    sub.mkdir(parents=True)
+    rng = np.random.RandomState(1)
+    for path in (folder / "a.jpg", folder / "a.png", sub / "a.jpg"):
+        Image.fromarray(rng.randint(0, 255, (40, 50, 3), dtype=np.uint8)).save(path)
+    inputs = [str(folder / "a.jpg"), str(folder / "a.png"), str(sub / "a.jpg"), str(folder)]
+    before = {p: p.read_bytes() for p in folder.rglob("*.*")}
+    areas = run_demo(checkpoint, inputs, tmp_path / "out")  # the folder repeats a.jpg and a.png
+    assert {p: p.read_bytes() for p in folder.rglob("*.*")} == before
+    assert sorted(p.name for p in (tmp_path / "out").glob("*_overlay.jpg")) == [
+        "a_jpg_2_overlay.jpg",
+        "a_jpg_overlay.jpg",
+        "a_png_overlay.jpg",
+    ]
+    assert len(areas) == 3 and str(sub / "a.jpg") in areas and "a.png" in areas

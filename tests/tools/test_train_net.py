@@ -121,6 +121,7 @@ def test_corrupt_image_is_named_even_from_a_worker_process(tiny_dataset, tmp_pat
 
 def test_missing_dataset_names_the_folder_and_the_prepare_command(tmp_path):
     argv = [f"train.output_dir={tmp_path}", "dataloader.train.dataset.names=ade20k_sem_seg_train"]
+    argv += ["dataloader.test.dataset.names=ade20k_sem_seg_val", "model.head.num_classes=150"]
     with pytest.raises(FileNotFoundError, match=r"ADEChallengeData2016.*prepare_ade20k\.py"):
         run([*TINY, *argv, "train.max_iter=1"])
     assert not (tmp_path / "metrics.json").exists()

@@ -2,7 +2,7 @@
 evaluator as SegViT (the tiny synthetic configs that benchmarks/compare.py uses)."""
 
 import pytest
-from train_net_helpers import PREFIX, REPO, TINY_DATA, read_metrics, run
+from train_net_helpers import PREFIX, REPO, TINY_DATA, assert_two_step_run, run
 
 import segvit.baselines  # noqa: F401  (maskformer2 through our import fallback)
 
@@ -24,10 +24,4 @@ def test_baseline_trains_and_evaluates_with_train_net(name, tiny_dataset, tmp_pa
         ],
         config=str(REPO / f"configs/synthetic/{name}.py"),
     )
-    assert (out / "model_final.pth").is_file()
-    metrics = read_metrics(out)
-    losses = [m for m in metrics if "total_loss" in m]
-    assert [m["iteration"] for m in losses] == [0, 1]
-    assert all(0 < m["total_loss"] < 1e4 for m in losses)
-    evaluated = [m for m in metrics if "sem_seg/mIoU" in m]
-    assert evaluated and 0.0 <= evaluated[-1]["sem_seg/mIoU"] <= 100.0
+    assert_two_step_run(out)

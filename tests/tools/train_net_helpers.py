@@ -46,6 +46,17 @@ def read_metrics(output_dir):
     return [json.loads(line) for line in lines]
 
 
+def assert_two_step_run(output_dir):
+    """A ``train.max_iter=2, train.eval_period=2`` run: final weights, two finite losses, mIoU."""
+    assert (Path(output_dir) / "model_final.pth").is_file()
+    metrics = read_metrics(output_dir)
+    losses = [m for m in metrics if "total_loss" in m]
+    assert [m["iteration"] for m in losses] == [0, 1]
+    assert all(0 < m["total_loss"] < 1e4 for m in losses)
+    evaluated = [m for m in metrics if "sem_seg/mIoU" in m]
+    assert evaluated and 0.0 <= evaluated[-1]["sem_seg/mIoU"] <= 100.0
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -43,6 +43,9 @@ dataloader.test = L(build_detection_test_loader)(
         is_train=False,
         augmentations=L(build_test_augmentations)(img_scale=(2048, 512)),
         image_format="RGB",
+        # Evaluation checks its labels like training: a bad value stops with its file, before
+        # SemSegEvaluator could count it in the wrong cell or fail with a bare reshape error.
+        num_classes="${...train.mapper.num_classes}",
     ),
     num_workers=4,
 )

@@ -20,6 +20,7 @@ model = L(SegViT)(
         num_heads=12,
         mlp_ratio=4.0,
         drop_path_rate=0.1,
+        drop_path_on_attn=False,  # official (mmseg 0.24): stochastic depth on the MLP branch only
         out_indices=(5, 7, 11),  # 0-indexed blocks 6, 8, 12
     ),
     head=L(ATMHead)(
@@ -29,6 +30,7 @@ model = L(SegViT)(
         embed_dim=384,  # C / 2
         num_heads=12,  # head_dim 32
         layers_per_stage=3,
+        shared_in_proj_init=True,  # official: nn.TransformerDecoder's copies start equal
     ),
     criterion=L(ATMCriterion)(
         num_classes="${..head.num_classes}",

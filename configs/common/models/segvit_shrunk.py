@@ -28,4 +28,5 @@ model.head = L(QUATMHead)(
     num_heads=16,  # head_dim 32
     qu_layers=3,  # per QU decoder
     atm_layers=3,  # every layer supervised
+    shared_in_proj_init=True,  # official: nn.TransformerDecoder's copies start equal
 )

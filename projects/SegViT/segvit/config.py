@@ -22,6 +22,7 @@ def add_segvit_config(cfg: CN) -> CN:
     vit.NUM_HEADS = 12
     vit.MLP_RATIO = 4.0
     vit.DROP_PATH_RATE = 0.1
+    vit.DROP_PATH_ON_ATTN = False  # official: stochastic depth on the MLP residual only
     vit.OUT_INDICES = [5, 7, 11]  # 0-indexed blocks; features are named "block5", "block7", ...
     vit.PRETRAINED = ""  # optional local timm .pth/.safetensors or Google .npz file
     vit.SHRINK_IDX = 6  # "SegViTShrunkViT": 0-indexed QD block (ViT-B 6, ViT-L 8); >= DEPTH: off
@@ -35,6 +36,7 @@ def add_segvit_config(cfg: CN) -> CN:
     atm.LAYERS_PER_STAGE = 3
     atm.FFN_RATIO = 4
     atm.DROPOUT = 0.1
+    atm.SHARED_IN_PROJ_INIT = True  # official: a stage's layers start with equal in_proj weights
 
     # QU + single-stage ATM head of Shrunk SegViT (SEM_SEG_HEADS_REGISTRY name "QUATMHead").
     qu = cfg.MODEL.SEGVIT.QU = CN()
@@ -46,6 +48,7 @@ def add_segvit_config(cfg: CN) -> CN:
     qu.ATM_LAYERS = 3
     qu.FFN_RATIO = 4
     qu.DROPOUT = 0.1
+    qu.SHARED_IN_PROJ_INIT = True  # official: a QU decoder's layers start with equal in_proj
 
     # ATM criterion (query k <-> class k).
     loss = cfg.MODEL.SEGVIT.LOSS = CN()
@@ -64,4 +67,5 @@ def add_segvit_config(cfg: CN) -> CN:
     inf.STRIDE = [341, 341]
     inf.SCALES = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
     inf.FLIP = True
+    inf.MS_AVERAGE = "probs"  # ms_flip: "probs" (softmax per pass, mmseg) | "scores"
     return cfg

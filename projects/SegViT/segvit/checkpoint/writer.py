@@ -2,7 +2,8 @@
 
 import argparse
 import os
-from typing import Dict
+import tempfile
+from typing import Dict, Optional
 
 import torch
 from torch import Tensor
@@ -10,18 +11,23 @@ from torch import Tensor
 __all__ = ["add_output_arguments", "check_output_arguments", "save_detectron2_checkpoint"]
 
 
-def add_output_arguments(parser: argparse.ArgumentParser, *, prefix_help: str) -> None:
-    """``--output``, ``--prefix`` (default ``backbone.``) and ``--overwrite`` of a converter."""
+def add_output_arguments(
+    parser: argparse.ArgumentParser, *, prefix_help: Optional[str] = None
+) -> None:
+    """``--output``, ``--prefix`` (default ``backbone.``; only with ``prefix_help``, for tools
+    whose keys need one) and ``--overwrite`` of a converter."""
     parser.add_argument("--output", required=True, help="Detectron2 checkpoint to write (.pth)")
-    parser.add_argument("--prefix", default="backbone.", help=prefix_help)
+    if prefix_help is not None:
+        parser.add_argument("--prefix", default="backbone.", help=prefix_help)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
 
 def check_output_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Stop (``parser.error``) on a prefix that would glue onto the keys, or on an existing
     output without ``--overwrite``: a converter never replaces a file by accident."""
-    if args.prefix and not args.prefix.endswith("."):
-        parser.error(f"--prefix {args.prefix!r} must end with '.' (e.g. 'backbone.net.')")
+    prefix = getattr(args, "prefix", "")
+    if prefix and not prefix.endswith("."):
+        parser.error(f"--prefix {prefix!r} must end with '.' (e.g. 'backbone.net.')")
     if os.path.exists(args.output) and not args.overwrite:
         parser.error(f"{args.output} exists; pass --overwrite to replace it")
 
@@ -39,7 +45,18 @@ def save_detectron2_checkpoint(
         "__author__": author,
         "matching_heuristics": False,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # a new temporary name in the same folder (never a user's file), renamed in one step
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # what a plain open() would give, not mkstemp's 0600
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # e.g. a full disk: leave nothing behind
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -7,13 +7,13 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 import torch
 from detectron2.config import configurable
-from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.utils.file_io import PathManager
 from fvcore.transforms.transform import Transform
 from PIL import Image
 
 from .datasets.validation import check_label_values
+from .image_io import read_image_pixels
 from .transforms import PadToSize, build_test_augmentations, build_train_augmentations
 
 __all__ = ["SemSegDatasetMapper"]
@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 def _read_image(file_name: str, image_format: str) -> np.ndarray:
+    """The image as stored: an EXIF orientation tag is ignored, as for its label (image_io.py)."""
     try:
-        return utils.read_image(file_name, format=image_format)
+        return read_image_pixels(file_name, image_format)
     except FileNotFoundError:
         raise
     except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for corrupt / truncated files
@@ -87,7 +88,7 @@ class SemSegDatasetMapper:
             is_train (bool): training mode; only then is ``size_divisibility_pad`` applied.
             augmentations (list[Augmentation or Transform]): applied in order to image and label,
                 e.g. :func:`build_train_augmentations` / :func:`build_test_augmentations`.
-            image_format (str): format for :func:`detectron2.data.detection_utils.read_image`
+            image_format (str): format for :func:`segvit.data.image_io.read_image_pixels`
                 ("RGB" or "BGR"); also the channel order of the returned image.
             ignore_label (int): label value ignored by the loss; used to pad labels.
             size_divisibility_pad (tuple[int, int] or None): in training, pad image (0) and label

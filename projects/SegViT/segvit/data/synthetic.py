@@ -17,11 +17,14 @@ directory). Importing this module only registers functions; the files are writte
 """
 
 import functools
+import glob
 import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import time
 from typing import Dict, List, Optional
 
 import cv2
@@ -148,6 +151,38 @@ def _write_split(folder: str, split: str, count: int, seed: int) -> None:
             raise OSError(f"could not write {os.path.join(label_dir, name + '.png')}")
 
 
+_OWNER_FILE = ".owner"  # "<host> <pid>" of the process writing a temporary folder
+
+
+def _owner_alive(tmp_dir: str) -> bool:
+    """Whether the process that writes ``tmp_dir`` may still be running."""
+    try:
+        with open(os.path.join(tmp_dir, _OWNER_FILE)) as f:
+            host, pid = f.read().split()
+    except (OSError, ValueError):
+        # The owner file is written right after the folder is made: without one, the folder is
+        # either that young or from a killed run.
+        return time.time() - os.path.getmtime(tmp_dir) < 60
+    if host != socket.gethostname():
+        return True  # another machine's process (shared disk): leave it alone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def _remove_stale_tmp_dirs(root: str) -> None:
+    """Remove the ``.<name>.tmp-*`` folders next to ``root`` left by killed generations."""
+    parent, name = os.path.dirname(os.path.abspath(root)), os.path.basename(root)
+    for tmp_dir in glob.glob(os.path.join(parent, f".{glob.escape(name)}.tmp-*")):
+        if os.path.isdir(tmp_dir) and not _owner_alive(tmp_dir):
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            logger.info("Removed %s, left by a dataset generation that was killed", tmp_dir)
+
+
 def _publish(tmp_dir: str, root: str, meta: Dict) -> None:
     """Move the finished ``tmp_dir`` to ``root`` atomically; if another process won, use theirs."""
     try:
@@ -166,7 +201,8 @@ def generate_synthetic_dataset(
     """Generate the synthetic dataset into ``root``, deterministically from ``seed``.
 
     Writes into a temporary folder next to ``root`` and renames it, so that concurrent processes
-    (e.g. DDP workers) never see a half-written dataset. Does nothing if ``root`` already holds the
+    (e.g. DDP workers) never see a half-written dataset; temporary folders of killed generations
+    (their process is gone) are removed first. Does nothing if ``root`` already holds the
     same dataset; never writes into a folder that holds other files.
 
     Args:
@@ -190,13 +226,17 @@ def generate_synthetic_dataset(
     logger.info(
         "Generating the synthetic dataset (%d train, %d val) in %s", num_train, num_val, root
     )
+    _remove_stale_tmp_dirs(root)
     tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(root)}.tmp-", dir=parent)
     os.chmod(tmp_dir, 0o755)  # mkdtemp makes it private; the dataset is meant to be shared
     try:
+        with open(os.path.join(tmp_dir, _OWNER_FILE), "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}")
         for split, count in (("train", num_train), ("val", num_val)):
             _write_split(tmp_dir, split, count, seed)
         with open(os.path.join(tmp_dir, "meta.json"), "w") as f:
             json.dump(meta, f, indent=2)
+        os.remove(os.path.join(tmp_dir, _OWNER_FILE))
         _publish(tmp_dir, root, meta)
     finally:
         if os.path.isdir(tmp_dir):  # only our own temporary folder, if it was not moved
@@ -210,6 +250,7 @@ def ensure_synthetic_dataset(root: Optional[str] = None) -> str:
     reused as it is.
     """
     root = os.path.normpath(root or default_root())
+    _remove_stale_tmp_dirs(root)
     if not _check_root(root, None):
         generate_synthetic_dataset(root, **_DEFAULTS)
     return root

@@ -11,10 +11,12 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import instantiate
 from detectron2.data import MetadataCatalog
 from detectron2.data import transforms as T
+
+from segvit.checkpoint.safe_checkpointer import load_model_weights
+from segvit.data.class_count import check_num_classes
 
 
 def test_dataset_name(cfg) -> Optional[str]:
@@ -30,18 +32,23 @@ class SemSegPredictor:
 
     Args:
         cfg: a LazyConfig with ``model`` (and optionally ``dataloader.test``).
-        checkpoint: a weights file (e.g. ``output/model_final.pth``).
+        checkpoint: a weights file (e.g. ``output/model_final.pth``), read without running code
+            from it; weights that leave model tensors unloaded are refused.
         device: "cpu" (default) or "cuda".
+        allow_partial_weights: run even with model tensors left unloaded (logged).
     """
 
-    def __init__(self, cfg, checkpoint: str, device: str = "cpu"):
+    def __init__(
+        self, cfg, checkpoint: str, device: str = "cpu", allow_partial_weights: bool = False
+    ):
         if not checkpoint or not os.path.isfile(checkpoint):
             raise FileNotFoundError(
                 f"checkpoint {checkpoint!r} does not exist; pass a trained model with "
                 "train.init_checkpoint=path/to/model_final.pth"
             )
+        check_num_classes(cfg, ("test",))  # before a class index beyond the palette crashes
         self.model = instantiate(cfg.model).to(device).eval()
-        DetectionCheckpointer(self.model).load(checkpoint)
+        load_model_weights(self.model, checkpoint, allow_partial_weights)
         self.device = device
         self.augmentations = self._test_augmentations(cfg)
         name = test_dataset_name(cfg)

@@ -149,10 +149,17 @@ def register_folder_dataset(
     class_names = list(class_names)
     if not class_names:
         raise ValueError(f"register_folder_dataset({name!r}): class_names is empty.")
+    if len(class_names) > 255:
+        raise ValueError(
+            f"register_folder_dataset({name!r}): {len(class_names)} classes do not fit 8-bit "
+            "label PNGs, which hold class ids 0..254 and the ignore value 255 (at most 255 "
+            "classes); merge classes or split the dataset."
+        )
     if 0 <= ignore_label < len(class_names):
         raise ValueError(
             f"register_folder_dataset({name!r}): ignore_label={ignore_label} is also a class id "
-            f"(there are {len(class_names)} classes); use a value >= {len(class_names)}, e.g. 255."
+            f"(there are {len(class_names)} classes); use a value in {len(class_names)}..255, "
+            "e.g. 255."
         )
     colors = [list(c) for c in colors] if colors is not None else make_palette(len(class_names))
     if len(colors) != len(class_names):

@@ -50,6 +50,7 @@ class ViT(Backbone):
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
         drop_path_rate: float = 0.1,
+        drop_path_on_attn: bool = False,
         norm_eps: float = 1e-6,
         out_indices: Sequence[int] = (5, 7, 11),
         pretrained: Optional[str] = None,
@@ -67,6 +68,9 @@ class ViT(Backbone):
             mlp_ratio (float): MLP hidden size / C.
             qkv_bias (bool): bias in the qkv projection.
             drop_path_rate (float): stochastic depth of the last block; linear from 0 over depth.
+            drop_path_on_attn (bool): also drop the attention residual branch (timm's ``Block``).
+                False (default): stochastic depth on the MLP residual only, as mmseg 0.24's
+                ``VisionTransformer`` (the official SegViT backbone) does; see docs/design.md.
             norm_eps (float): LayerNorm epsilon.
             out_indices (sequence[int]): 0-indexed blocks whose outputs are returned, as features
                 named ``f"block{i}"`` (ViT-B (5, 7, 11), ViT-L (7, 15, 23)).
@@ -121,7 +125,8 @@ class ViT(Backbone):
         self.pos_embed = nn.Parameter(torch.zeros(1, gh * gw, embed_dim))  # (1, Gh*Gw, C)
 
         norm_layer = partial(nn.LayerNorm, eps=norm_eps)
-        dpr = [r.item() for r in torch.linspace(0, drop_path_rate, depth)]  # linear rule
+        # linear rule; on the CPU so that a model can be built on the "meta" device (shapes only)
+        dpr = [r.item() for r in torch.linspace(0, drop_path_rate, depth, device="cpu")]
         self.blocks = nn.ModuleList(
             Block(
                 dim=embed_dim,
@@ -133,6 +138,9 @@ class ViT(Backbone):
             )
             for i in range(depth)
         )
+        if not drop_path_on_attn:  # official (mmseg 0.24): no DropPath on the attention residual
+            for block in self.blocks:
+                block.drop_path1 = nn.Identity()
 
         self._out_features: List[str] = [f"block{i}" for i in out_indices]
         self._out_feature_channels = {name: embed_dim for name in self._out_features}
@@ -237,6 +245,7 @@ def vit_kwargs_from_cfg(cfg, input_shape: ShapeSpec) -> Dict:
         num_heads=vit.NUM_HEADS,
         mlp_ratio=vit.MLP_RATIO,
         drop_path_rate=vit.DROP_PATH_RATE,
+        drop_path_on_attn=vit.DROP_PATH_ON_ATTN,
         out_indices=tuple(vit.OUT_INDICES),
         pretrained=vit.PRETRAINED or None,
     )

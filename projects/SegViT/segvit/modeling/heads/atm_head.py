@@ -10,8 +10,9 @@ Both heads return one dict contract (see ``ATMHead.forward``) in training and ev
 at feature resolution: the meta-architecture and the criterion upsample them.
 """
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
+import torch
 import torch.nn.functional as F
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 
 from .atm_layers import ATMDecoderLayer
 
-__all__ = ["ATMHead", "ATMSingleStageHead", "init_atm_weights"]
+__all__ = ["ATMHead", "ATMSingleStageHead", "init_atm_weights", "share_in_proj_init"]
 
 
 def init_atm_weights(module: nn.Module) -> None:
@@ -37,6 +38,33 @@ def init_atm_weights(module: nn.Module) -> None:
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def share_in_proj_init(layers: Sequence[nn.Module]) -> None:
+    """Give every layer of ``layers`` the initial ``in_proj`` weights of the first one.
+
+    Official init (facts section 2; ``docs/design.md``): each official decoder stage is an
+    ``nn.TransformerDecoder``, which deep-copies one layer, and the heads' re-initialisation touches
+    ``nn.Linear`` and ``nn.LayerNorm`` modules only. So the fused q/k/v ``in_proj_weight`` (and the
+    zero ``in_proj_bias``) of every ``nn.MultiheadAttention`` start equal in all layers of a stage
+    (separate tensors with equal values; training moves them apart). Call after the other init;
+    it draws no random numbers.
+
+    Args:
+        layers (sequence[nn.Module]): the layers of one stage / decoder, all of the same type.
+    """
+    if len(layers) < 2:
+        return
+    first = {
+        name: param
+        for name, param in layers[0].named_parameters()
+        if name.rsplit(".", 1)[-1] in ("in_proj_weight", "in_proj_bias")
+    }
+    with torch.no_grad():
+        for layer in layers[1:]:
+            for name, param in layer.named_parameters():
+                if name in first:
+                    param.copy_(first[name])
 
 
 def _input_projection(
@@ -91,6 +119,7 @@ class ATMHead(nn.Module):
         ffn_ratio: int = 4,
         dropout: float = 0.1,
         use_proj: bool = True,
+        shared_in_proj_init: bool = True,
     ):
         """
         Args:
@@ -104,6 +133,9 @@ class ATMHead(nn.Module):
             ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
             dropout (float): dropout of the decoder layers.
             use_proj (bool): per-stage Linear(C -> d) + LayerNorm(d); Identity when False (C == d).
+            shared_in_proj_init (bool): the layers of a stage start with equal self-attention
+                ``in_proj`` weights, as the official ``nn.TransformerDecoder`` copies
+                (:func:`share_in_proj_init`); False draws each layer's independently.
         """
         super().__init__()
         if len(in_features) == 0:
@@ -126,6 +158,9 @@ class ATMHead(nn.Module):
         self.query_embed = nn.Embedding(num_classes, embed_dim)  # one query per class
         self.class_embed = nn.Linear(embed_dim, num_classes + 1)  # last column: no-object
         init_atm_weights(self)
+        if shared_in_proj_init:
+            for layers in self.decoders:
+                share_in_proj_init(layers)
 
     @classmethod
     def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
@@ -149,6 +184,7 @@ class ATMHead(nn.Module):
             "layers_per_stage": atm.LAYERS_PER_STAGE,
             "ffn_ratio": atm.FFN_RATIO,
             "dropout": atm.DROPOUT,
+            "shared_in_proj_init": atm.SHARED_IN_PROJ_INIT,
         }
 
     def forward(self, features: Dict[str, Tensor]) -> Dict:
@@ -206,6 +242,7 @@ class ATMSingleStageHead(nn.Module):
         ffn_ratio: int = 4,
         dropout: float = 0.1,
         use_proj: bool = True,
+        shared_in_proj_init: bool = True,
     ):
         """
         Args:
@@ -217,6 +254,8 @@ class ATMSingleStageHead(nn.Module):
             ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
             dropout (float): dropout of the decoder layers.
             use_proj (bool): Linear(C -> d) + LayerNorm(d) on the input; Identity if False (C == d).
+            shared_in_proj_init (bool): all layers start with equal self-attention ``in_proj``
+                weights (official; :func:`share_in_proj_init`).
         """
         super().__init__()
         if num_layers < 1:
@@ -230,6 +269,8 @@ class ATMSingleStageHead(nn.Module):
         self.query_embed = nn.Embedding(num_classes, embed_dim)
         self.class_embed = nn.Linear(embed_dim, num_classes + 1)
         init_atm_weights(self)
+        if shared_in_proj_init:
+            share_in_proj_init(self.layers)
 
     def forward(self, x: Tensor) -> Dict:
         """

@@ -17,7 +17,7 @@ from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
 from torch import Tensor, nn
 
 from ..backbone.utils import map_to_tokens, resize_pos_embed, tokens_to_map
-from .atm_head import ATMSingleStageHead, init_atm_weights
+from .atm_head import ATMSingleStageHead, init_atm_weights, share_in_proj_init
 
 __all__ = ["QUATMHead", "ATMSingleHead"]
 
@@ -68,6 +68,7 @@ class QUATMHead(nn.Module):
         ffn_ratio: int = 4,
         dropout: float = 0.1,
         query_resize_mode: str = "bicubic",
+        shared_in_proj_init: bool = True,
     ):
         """
         Args:
@@ -85,6 +86,9 @@ class QUATMHead(nn.Module):
             ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim`` (QU and ATM layers).
             dropout (float): dropout of the QU and ATM layers (PyTorch's default 0.1).
             query_resize_mode (str): ``F.interpolate`` mode used to resize the query grid.
+            shared_in_proj_init (bool): the layers of each QU decoder and of the ATM stage start
+                with equal attention ``in_proj`` weights, as the official
+                ``nn.TransformerDecoder`` copies (:func:`~.atm_head.share_in_proj_init`).
         """
         super().__init__()
         if len(in_features) == 0:
@@ -100,8 +104,8 @@ class QUATMHead(nn.Module):
 
         self.input_proj = nn.ModuleList(nn.Linear(in_channels, embed_dim) for _ in in_features)
         self.proj_norm = nn.ModuleList(nn.LayerNorm(embed_dim) for _ in in_features)
-        # Separate layers (not nn.TransformerDecoder's deep copies), so the xavier-initialised
-        # in_proj weights differ between layers; no final norm, as officially.
+        # No final norm, as officially. Separate layers; shared_in_proj_init reproduces the equal
+        # initial in_proj weights of nn.TransformerDecoder's deep copies.
         self.qu_decoders = nn.ModuleList(
             nn.ModuleList(
                 nn.TransformerDecoderLayer(
@@ -125,8 +129,12 @@ class QUATMHead(nn.Module):
             ffn_ratio=ffn_ratio,
             dropout=dropout,
             use_proj=False,
+            shared_in_proj_init=shared_in_proj_init,
         )
         init_atm_weights(self)  # trunc-normal Linears, (1, 0) LayerNorms; queries keep N(0, 1)
+        if shared_in_proj_init:
+            for layers in self.qu_decoders:
+                share_in_proj_init(layers)
 
     @classmethod
     def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
@@ -143,6 +151,7 @@ class QUATMHead(nn.Module):
             "atm_layers": qu.ATM_LAYERS,
             "ffn_ratio": qu.FFN_RATIO,
             "dropout": qu.DROPOUT,
+            "shared_in_proj_init": qu.SHARED_IN_PROJ_INIT,
         }
 
     def queries(self, hw: Tuple[int, int]) -> Tensor:
@@ -197,6 +206,7 @@ class ATMSingleHead(nn.Module):
         num_layers: int = 3,
         ffn_ratio: int = 4,
         dropout: float = 0.1,
+        shared_in_proj_init: bool = True,
     ):
         """
         Args:
@@ -208,6 +218,7 @@ class ATMSingleHead(nn.Module):
             num_layers (int): ATM layers; each yields an output (the last is the final one).
             ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
             dropout (float): dropout of the decoder layers.
+            shared_in_proj_init (bool): as :class:`ATMSingleStageHead` (official: True).
         """
         super().__init__()
         self.in_feature = in_feature
@@ -220,6 +231,7 @@ class ATMSingleHead(nn.Module):
             ffn_ratio=ffn_ratio,
             dropout=dropout,
             use_proj=True,
+            shared_in_proj_init=shared_in_proj_init,
         )
 
     @classmethod
@@ -235,6 +247,7 @@ class ATMSingleHead(nn.Module):
             "num_layers": atm.LAYERS_PER_STAGE,
             "ffn_ratio": atm.FFN_RATIO,
             "dropout": atm.DROPOUT,
+            "shared_in_proj_init": atm.SHARED_IN_PROJ_INIT,
         }
 
     def forward(self, features: Dict[str, Tensor]) -> Dict:

@@ -30,6 +30,7 @@ def inference_config_from_cfg(cfg) -> InferenceConfig:
         stride=tuple(inf.STRIDE),
         scales=tuple(inf.SCALES),
         flip=inf.FLIP,
+        ms_average=inf.MS_AVERAGE,
     )
 
 
@@ -44,6 +45,9 @@ class SemanticSegmentor(nn.Module):
         ignore_value: label value of ignored pixels (and of the padding of targets).
         inference: how test images are processed (whole / slide / ms_flip).
     """
+
+    # True where predict_scores returns class probabilities (no softmax before ms_flip averaging).
+    predicts_probabilities = False
 
     def __init__(
         self,
@@ -99,7 +103,9 @@ class SemanticSegmentor(nn.Module):
             return self.losses(*self.padded_batch(images, batched_inputs))
         results = []
         for image, inputs in zip(images, batched_inputs):
-            scores = run_inference(image, self.predict_scores, self.inference)
+            scores = run_inference(
+                image, self.predict_scores, self.inference, self.predicts_probabilities
+            )
             height = inputs.get("height", image.shape[-2])
             width = inputs.get("width", image.shape[-1])
             results.append(

@@ -16,6 +16,9 @@ import torch.nn.functional as F
 Predictor = Callable[[torch.Tensor], torch.Tensor]
 
 INFERENCE_MODES = ("whole", "slide", "ms_flip")
+# How "ms_flip" averages its passes: "probs" = softmax over classes of each pass, then the mean
+# (mmseg's aug_test, the official protocol); "scores" = the mean of the raw scores.
+MS_AVERAGES = ("probs", "scores")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class InferenceConfig:
         scales (tuple[float]): multi-scale factors of the test image.
         flip (bool): add horizontally flipped passes in "ms_flip".
         ms_slide (bool): each multi-scale pass uses sliding windows (else whole image).
+        ms_average (str): "probs" (default, mmseg's ``aug_test``): each pass's scores, resized to
+            the image, become class probabilities (softmax over classes) before the passes are
+            averaged; "scores": the raw scores are averaged. A model whose scores already are
+            probabilities (SETR) gets no second softmax. Slide windows are unaffected: they
+            average window scores before the one softmax of mmseg, as here.
     """
 
     mode: str = "whole"
@@ -39,12 +47,18 @@ class InferenceConfig:
     scales: Tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
     flip: bool = True
     ms_slide: bool = True
+    ms_average: str = "probs"
 
     def __post_init__(self):
         if self.mode not in INFERENCE_MODES:
             raise ValueError(
                 f"inference mode {self.mode!r} is unknown; use one of {INFERENCE_MODES} "
                 "(model.inference.mode in the config)"
+            )
+        if self.ms_average not in MS_AVERAGES:
+            raise ValueError(
+                f"ms_average {self.ms_average!r} is unknown; use one of {MS_AVERAGES} "
+                "(model.inference.ms_average in the config)"
             )
         if min(self.crop_size) <= 0 or min(self.stride) <= 0:
             raise ValueError(
@@ -82,8 +96,15 @@ def single_scale_inference(image: torch.Tensor, predict: Predictor, cfg: Inferen
     return predict(image[None])[0]
 
 
-def multi_scale_flip_inference(image: torch.Tensor, predict: Predictor, cfg: InferenceConfig):
-    """Average scores over scales (and flips), each resized back to (H, W). -> (K, H, W)."""
+def multi_scale_flip_inference(
+    image: torch.Tensor, predict: Predictor, cfg: InferenceConfig, probabilities: bool = False
+):
+    """Average over scales (and flips), each pass resized back to (H, W). -> (K, H, W).
+
+    With ``cfg.ms_average == "probs"`` each pass is turned into class probabilities (softmax over
+    K) before averaging, unless ``probabilities`` says ``predict`` already returns them.
+    """
+    to_probs = cfg.ms_average == "probs" and not probabilities
     _, height, width = image.shape
     total, passes = None, 0
     for scale in cfg.scales:
@@ -96,14 +117,20 @@ def multi_scale_flip_inference(image: torch.Tensor, predict: Predictor, cfg: Inf
             out = out.flip(-1) if flip else out
             out = F.interpolate(
                 out[None], size=(height, width), mode="bilinear", align_corners=False
-            )
-            total = out[0] if total is None else total + out[0]
+            )[0]
+            out = out.softmax(0) if to_probs else out  # (K, H, W)
+            total = out if total is None else total + out
             passes += 1
     return total / passes
 
 
-def run_inference(image: torch.Tensor, predict: Predictor, cfg: InferenceConfig) -> torch.Tensor:
-    """Dispatch on ``cfg.mode``. image (3, H, W), normalised -> scores (K, H, W)."""
+def run_inference(
+    image: torch.Tensor, predict: Predictor, cfg: InferenceConfig, probabilities: bool = False
+) -> torch.Tensor:
+    """Dispatch on ``cfg.mode``. image (3, H, W), normalised -> scores (K, H, W).
+
+    ``probabilities``: ``predict`` returns class probabilities already (no softmax in ms_flip).
+    """
     if cfg.mode == "ms_flip":
-        return multi_scale_flip_inference(image, predict, cfg)
+        return multi_scale_flip_inference(image, predict, cfg, probabilities)
     return single_scale_inference(image, predict, cfg)

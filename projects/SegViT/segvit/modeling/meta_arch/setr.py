@@ -31,6 +31,8 @@ class SETR(SemanticSegmentor):
     logits upsampled to the padded image; slide windows average probabilities).
     """
 
+    predicts_probabilities = True  # ms_flip averages these as they are (no second softmax)
+
     @configurable
     def __init__(
         self,
