@@ -26,10 +26,10 @@ import sys
 from typing import Dict, Optional, Sequence
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 
 import segvit  # noqa: F401  (registers models)
+from segvit.checkpoint.safe_checkpointer import CheckpointError, load_model_weights
 from segvit.export import ExportError, ExportRequest, export_model
 from segvit.export.formats import FORMATS
 from segvit.export.pipeline import check_output, check_request
@@ -38,54 +38,19 @@ logger = logging.getLogger("segvit.export")
 
 
 def check_checkpoint(path: str) -> None:
-    """A named checkpoint must be an existing file that loading cannot run code from."""
+    """A named checkpoint must exist (checked before the model is built)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"train.init_checkpoint={path!r} is not a file; pass a trained model, e.g. "
             "train.init_checkpoint=output/demo/model_final.pth"
         )
-    if path.endswith(".pkl"):
-        raise ExportError(
-            f"train.init_checkpoint={path!r}: .pkl files are read with pickle, which can run "
-            "code; pass a .pth checkpoint (tools/train_net.py writes those)"
-        )
 
 
-class _Checkpointer(DetectionCheckpointer):
-    """Detectron2's checkpointer that keeps the incompatible keys it otherwise only logs."""
-
-    incompatible = None
-
-    def _load_model(self, checkpoint):
-        self.incompatible = super()._load_model(checkpoint)
-        return self.incompatible
-
-
-def load_model_weights(model: torch.nn.Module, path: str, allow_partial: bool = False) -> None:
-    """Load a checkpoint into ``model``; refuse a missing file and, unless ``allow_partial``,
-    weights that leave parameters missing, unexpected or of another shape.
-
-    The one place the tool reads weights (to be replaced by the safe loader of
-    ``segvit.checkpoint.safe_checkpointer`` once it exists).
-    """
+def load_weights(model: torch.nn.Module, path: str, allow_partial: bool = False) -> None:
+    """The one place the tool reads weights: the project's safe loader (no code from the file;
+    weights that leave model tensors unloaded are refused unless ``allow_partial``)."""
     check_checkpoint(path)
-    checkpointer = _Checkpointer(model)
-    checkpointer.load(path, checkpointables=[])
-    incompatible = checkpointer.incompatible
-    problems = {
-        "missing": list(incompatible.missing_keys),
-        "unexpected": list(incompatible.unexpected_keys),
-        "wrong shape": [k for k, *_ in incompatible.incorrect_shapes],
-    }
-    problems = {k: v for k, v in problems.items() if v}
-    if problems and not allow_partial:
-        summary = "; ".join(
-            f"{k}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}" for k, v in problems.items()
-        )
-        raise ExportError(
-            f"{path} does not fit the model ({summary}); exporting it would ship random "
-            "weights. Pass --allow-partial-weights to export anyway."
-        )
+    load_model_weights(model, path, allow_partial=allow_partial)
 
 
 # On/off options of the tool and what they do.
@@ -151,7 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
 
     model = instantiate(cfg.model).eval()
     if checkpoint:
-        load_model_weights(model, checkpoint, allow_partial=args.allow_partial_weights)
+        load_weights(model, checkpoint, allow_partial=args.allow_partial_weights)
     else:
         logger.warning(
             "no train.init_checkpoint: exporting RANDOM weights (speed/format checks only)"
@@ -175,7 +140,7 @@ def cli(argv: Optional[Sequence[str]] = None) -> int:
     """Run :func:`main`; a bad request prints one ``error:`` line and exits 2 (nothing written)."""
     try:
         main(argv)
-    except (ExportError, FileNotFoundError, FileExistsError, ImportError) as e:
+    except (ExportError, CheckpointError, FileNotFoundError, FileExistsError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -22,6 +22,7 @@ from export_helpers import (
 )
 from repo_scripts import REPO, load_script
 
+from segvit.checkpoint.safe_checkpointer import CheckpointError
 from segvit.export import ExportableSegmentor, ExportError, ExportRequest, export_model
 from segvit.export.formats import load_runner, require
 from segvit.export.parity import Parity, parity_inputs
@@ -127,7 +128,7 @@ def test_partial_checkpoint_is_refused_unless_allowed(tmp_path):
     torch.save({"model": state}, tmp_path / "partial.pth")
     out = tmp_path / "tiny.ts"
     args = ["--format", "torchscript", f"train.init_checkpoint={tmp_path / 'partial.pth'}"]
-    with pytest.raises(ExportError, match="head.class_embed.*--allow-partial-weights"):
+    with pytest.raises(CheckpointError, match="(?s)head.class_embed.*--allow-partial-weights"):
         _tool(TINY_SEGVIT, out, *args)
     assert not out.exists()
     _tool(TINY_SEGVIT, out, "--allow-partial-weights", *args)
@@ -158,10 +159,18 @@ def test_missing_checkpoint_is_refused(tmp_path, capsys):
     )
 
 
-def test_pickle_checkpoint_is_refused(tmp_path, capsys):
-    (tmp_path / "weights.pkl").write_bytes(b"not read")
+def test_checkpoint_that_would_run_code_is_refused(tmp_path, capsys):
+    """Weights go through the project's safe loader: a pickle asking for a callable is refused."""
+    import pickle
+
+    class RunsCode:
+        def __reduce__(self):
+            return (os.system, ("touch should-not-exist",))
+
+    (tmp_path / "weights.pkl").write_bytes(pickle.dumps({"model": RunsCode()}))
     override = f"train.init_checkpoint={tmp_path / 'weights.pkl'}"
-    _assert_refused(tmp_path, capsys, ["--format", "torchscript", override], "pickle")
+    _assert_refused(tmp_path, capsys, ["--format", "torchscript", override], "weights.pkl")
+    assert not os.path.exists("should-not-exist")
 
 
 def test_unsupported_model_is_refused(tmp_path, capsys):
