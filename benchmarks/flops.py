@@ -72,6 +72,31 @@ ROWS: List[Row] = [
         "T3 ViT-L Shrunk",
         186.9,
     ),
+    # Class-embedding decoders on the same plain ViT (SegViT T1 reports Segmenter's GFLOPs)
+    Row("configs/ade20k/segmenter_vit_b16_512x512_160k.py", "T1 Segmenter ViT-B", 129.6, 16.063),
+    Row("configs/ade20k/segmenter_vit_l16_640x640_160k.py", "T1 Segmenter ViT-L", 671.8, 28.50),
+    Row("configs/ade20k/depict_sa_vit_b16_512x512_160k.py", "DEPICT-SA ViT-B", None, 0.813),
+    Row("configs/ade20k/depict_ca_vit_b16_512x512_160k.py", "DEPICT-CA ViT-B", None, 1.165),
+    Row("configs/ade20k/depict_sa_vit_l16_640x640_160k.py", "DEPICT-SA ViT-L", None, 1.08),
+    Row("configs/ade20k/depict_ca_vit_l16_640x640_160k.py", "DEPICT-CA ViT-L", None),
+]
+
+
+class DecoderRow(NamedTuple):
+    """A decoder checked against ``depict_facts.md`` section 3 (matmul MACs, exact params)."""
+
+    config: str
+    expected_params: Optional[int]
+    expected_gmacs: Optional[float]
+
+
+DECODER_ROWS: List[DecoderRow] = [
+    DecoderRow("configs/ade20k/depict_sa_vit_b16_512x512_160k.py", 812_847, 4.22),
+    DecoderRow("configs/ade20k/depict_ca_vit_b16_512x512_160k.py", 1_164_594, 4.02),
+    DecoderRow("configs/ade20k/depict_sa_vit_l16_640x640_160k.py", None, 8.98),
+    DecoderRow("configs/ade20k/depict_ca_vit_l16_640x640_160k.py", None, None),
+    DecoderRow("configs/ade20k/segmenter_vit_b16_512x512_160k.py", 16_063_020, 22.27),
+    DecoderRow("configs/ade20k/segmenter_vit_l16_640x640_160k.py", None, 60.34),
 ]
 
 # Explanations for rows that are more than TOLERANCE away from the paper (config -> text).
@@ -165,6 +190,47 @@ def render(results: Sequence[Dict]) -> str:
     return "\n".join(lines)
 
 
+def exact_head_params(config: str) -> int:
+    """Parameters of ``model.head`` of a config, exactly (the table rounds to 1e3)."""
+    from detectron2.config import instantiate
+
+    head = instantiate(LazyConfig.load(os.path.join(ROOT, config)).model.head)
+    return sum(p.numel() for p in head.parameters())
+
+
+def render_decoders(results: Sequence[Dict]) -> str:
+    """Section on the DEPICT and Segmenter decoders: exact params and decoder GMACs vs. the
+    arithmetic of ``depict_facts.md`` section 3 (empty when none of them was measured)."""
+    by_config = {res["row"].config: res for res in results}
+    rows = [row for row in DECODER_ROWS if row.config in by_config]
+    if not rows:
+        return ""
+    lines = [
+        "## DEPICT and Segmenter decoders",
+        "",
+        "Decoder = `model.head` (fvcore, one crop, whole-image pass; the facts count matmuls only,",
+        "fvcore adds the LayerNorms, about +0.5% for DEPICT).",
+        "Expected: `depict_facts.md` section 3.",
+        "The whole-model GFLOPs of these configs are in the table above.",
+        "",
+        "| config | decoder params | expected params | decoder GMACs | expected GMACs | diff |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        res = by_config[row.config]
+        params = exact_head_params(row.config)
+        gmacs = res["gflops_by_module"].get("head", 0.0)
+        expected_p = "" if row.expected_params is None else f"{row.expected_params:,}"
+        if row.expected_params is not None and params != row.expected_params:
+            expected_p += " (!)"
+        expected_g = "" if row.expected_gmacs is None else f"{row.expected_gmacs}"
+        lines.append(
+            f"| `{os.path.basename(row.config)}` | {params:,} | {expected_p} | {gmacs:.2f} "
+            f"| {expected_g} | {_diff(gmacs, row.expected_gmacs)} |"
+        )
+    return "\n".join(lines + [""])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="run the rows whose config contains this")
@@ -176,6 +242,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results = measure(rows)
     with open(args.output, "w") as f:
         f.write(render(results))
+        decoders = render_decoders(results)
+        if decoders:
+            f.write("\n" + decoders)
     print(f"wrote {args.output}")
     unexplained = [
         r["row"].config

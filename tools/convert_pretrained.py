@@ -11,6 +11,9 @@ Example::
     python tools/convert_pretrained.py --input pretrained/jx_vit_base_p16_384-83fb41ba.pth \\
         --output pretrained/vit_b16_384_segvit.pth
 
+For the Segmenter / DEPICT configs (backbone with ``cls_token=True, final_norm=True``, bilinear
+pos-embed resize) add ``--class-token --final-norm --pos-embed-interp bilinear``.
+
 Then set ``train.init_checkpoint`` (LazyConfig) or ``MODEL.WEIGHTS`` (yacs) to the output file.
 """
 import argparse
@@ -48,6 +51,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=None,
         help="pos-embed positions before the grid (1 = class token); inferred when omitted",
     )
+    parser.add_argument(
+        "--class-token",
+        action="store_true",
+        help="keep cls_token and its position (as cls_pos_embed): Segmenter / DEPICT backbones",
+    )
+    parser.add_argument(
+        "--final-norm",
+        action="store_true",
+        help="keep the final LayerNorm 'norm': Segmenter / DEPICT backbones",
+    )
+    parser.add_argument(
+        "--pos-embed-interp",
+        default="bicubic",
+        choices=("bicubic", "bilinear"),
+        help="pos-embed resize mode (bicubic: SegViT/mmseg; bilinear: Segmenter)",
+    )
     add_output_arguments(
         parser,
         prefix_help="prepended to every key: 'backbone.' for SegViT (default), 'backbone.net.' for "
@@ -64,7 +83,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     # Read once; look at the stored grid to learn the patch size, then resize to the wanted grid.
     state_dict, fmt = read_state_dict(args.input)
-    layout = dict(num_prefix_tokens=args.num_prefix_tokens, source_format=fmt)
+    layout = dict(
+        num_prefix_tokens=args.num_prefix_tokens,
+        source_format=fmt,
+        class_token=args.class_token,
+        final_norm=args.final_norm,
+        pos_embed_interp=args.pos_embed_interp,
+    )
     arch = infer_vit_config(to_backbone_layout(state_dict, **layout).state_dict)
     if args.pretrain_img_size % arch["patch_size"]:
         raise SystemExit(
@@ -86,6 +111,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         qkv_bias=arch["qkv_bias"],
         drop_path_rate=0.0,
         out_indices=(arch["depth"] - 1,),
+        cls_token=args.class_token,
+        final_norm=args.final_norm,
     )
     missing, unexpected = load_into_backbone(reference, weights.state_dict)
     del reference

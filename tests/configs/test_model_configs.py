@@ -13,7 +13,9 @@ from detectron2.data import DatasetCatalog
 import segvit  # noqa: F401  (registers datasets)
 from segvit.modeling.backbone.vit import ViT
 from segvit.modeling.heads.atm_head import ATMHead
+from segvit.modeling.heads.depict_head import DEPICTHead
 from segvit.modeling.heads.qu_head import ATMSingleHead, QUATMHead
+from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
 from segvit.modeling.heads.setr_head import SETRNaiveHead
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,6 +42,10 @@ def shrink(cfg) -> bool:
         head.update(embed_dim=16, num_heads=2)
     elif issubclass(head_cls, SETRNaiveHead):
         head.update(channels=8, norm="BN")
+    elif issubclass(head_cls, SegmenterMaskHead):
+        head.update(num_heads=2)  # d_model follows the backbone width
+    elif issubclass(head_cls, DEPICTHead):
+        head.update(head_dim=8, cross_head_dim=4)
     else:
         return False
     return True

@@ -230,7 +230,13 @@ PAPER_CONFIGS = sorted(
     str(p.relative_to(REPO))
     for folder in ("ade20k", "coco_stuff_10k", "pascal_context_59", "pascal_context_60")
     for p in (REPO / "configs" / folder).rglob("*.py")
-    if "former" not in p.name  # MaskFormer / Mask2Former baselines: their own recipes
+    # MaskFormer / Mask2Former, Segmenter and DEPICT: their own official code and recipes
+    if not any(other in p.name for other in ("former", "segmenter", "depict"))
+)
+OTHER_VIT_DECODER_CONFIGS = sorted(
+    str(p.relative_to(REPO))
+    for p in (REPO / "configs").rglob("*.py")
+    if ("segmenter" in p.name or "depict" in p.name) and "common" not in p.parts
 )
 
 
@@ -242,6 +248,13 @@ def test_paper_configs_use_the_official_behaviours(path):
         assert model.backbone.get("drop_path_on_attn", False) is False  # default: official
     assert model.head.get("shared_in_proj_init", True) is True
     assert model.inference.get("ms_average", "probs") == "probs"
+
+
+@pytest.mark.parametrize("path", OTHER_VIT_DECODER_CONFIGS)
+def test_segmenter_and_depict_configs_drop_both_residuals(path):
+    """Segmenter's ViT blocks (which DEPICT reuses) apply drop-path to both residual branches."""
+    assert OTHER_VIT_DECODER_CONFIGS, "no Segmenter/DEPICT config found"
+    assert LazyConfig.load(str(REPO / path)).model.backbone.drop_path_on_attn is True
 
 
 def test_demo_config_keeps_its_tuned_init():

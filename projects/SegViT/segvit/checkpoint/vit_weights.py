@@ -11,6 +11,9 @@ Supported files (facts section 1 names the checkpoints SegViT starts from):
 
 Our layout is timm's minus what the backbone does not use: the class/distillation/register tokens,
 their pos-embed positions, the final norm and the classifier head are dropped (and reported).
+A backbone built with ``cls_token=True`` / ``final_norm=True`` (Segmenter, DEPICT) keeps the class
+token (its position becomes ``cls_pos_embed``) and the final ``norm``: pass ``class_token`` /
+``final_norm`` to :func:`to_backbone_layout`.
 """
 
 import logging
@@ -71,6 +74,9 @@ def to_backbone_layout(
     target_grid: Optional[Tuple[int, int]] = None,
     num_prefix_tokens: Optional[int] = None,
     source_format: str = "timm",
+    class_token: bool = False,
+    final_norm: bool = False,
+    pos_embed_interp: str = "bicubic",
 ) -> ViTWeights:
     """Drop what the backbone does not use and strip prefix-token positions from ``pos_embed``.
 
@@ -84,10 +90,16 @@ def to_backbone_layout(
             the file, and takes the first that leaves a square grid (timm files with a class token
             store 1 + h*w positions; DeiT-3-style files store h*w).
         source_format (str): recorded in the result.
+        class_token (bool): keep ``cls_token`` and the class position of ``pos_embed`` (as
+            ``cls_pos_embed``, (1, 1, C)) for a backbone built with ``cls_token=True``.
+        final_norm (bool): keep the final ``norm.*`` for a backbone built with ``final_norm=True``.
+        pos_embed_interp (str): interpolation mode of the pos-embed resize.
     """
     kept, dropped = {}, []
     for key, value in state_dict.items():
-        if key in _DROPPED_KEYS or key.startswith(_DROPPED_PREFIXES):
+        if (class_token and key == "cls_token") or (final_norm and key.startswith("norm.")):
+            kept[key] = value
+        elif key in _DROPPED_KEYS or key.startswith(_DROPPED_PREFIXES):
             dropped.append(key)
         else:
             kept[key] = value
@@ -104,12 +116,22 @@ def to_backbone_layout(
             else:
                 candidates = [num_prefix_tokens]
             num_prefix, grid = _split_grid(pos.shape[1], candidates)
+            if class_token:
+                if num_prefix < 1 or "cls_token" not in state_dict:
+                    raise ValueError(
+                        "class_token=True needs a checkpoint with 'cls_token' and its pos-embed "
+                        f"position; this one has {num_prefix} prefix positions and keys "
+                        f"{sorted(k for k in state_dict if 'token' in k) or 'without tokens'}"
+                    )
+                kept["cls_pos_embed"] = pos[:, :1].contiguous()  # class token comes first
             if num_prefix:
                 dropped.append(f"pos_embed[:, :{num_prefix}] (prefix-token positions)")
             pos = pos[:, num_prefix:]
         if target_grid is not None and tuple(target_grid) != grid:
-            logger.info("Resizing pos_embed from grid %s to %s (bicubic)", grid, tuple(target_grid))
-            pos = resize_pos_embed(pos, grid, tuple(target_grid))
+            logger.info(
+                "Resizing pos_embed from grid %s to %s (%s)", grid, target_grid, pos_embed_interp
+            )
+            pos = resize_pos_embed(pos, grid, tuple(target_grid), pos_embed_interp)
         kept["pos_embed"] = pos.contiguous()
     return ViTWeights(kept, dropped, source_format, grid, num_prefix)
 
@@ -119,6 +141,9 @@ def load_vit_state_dict(
     *,
     target_grid: Optional[Tuple[int, int]] = None,
     num_prefix_tokens: Optional[int] = None,
+    class_token: bool = False,
+    final_norm: bool = False,
+    pos_embed_interp: str = "bicubic",
 ) -> ViTWeights:
     """Read ``path`` (timm/mmseg ``.pth``, ``.safetensors``, Google ``.npz``) into our layout.
 
@@ -130,6 +155,9 @@ def load_vit_state_dict(
         target_grid=target_grid,
         num_prefix_tokens=num_prefix_tokens,
         source_format=fmt,
+        class_token=class_token,
+        final_norm=final_norm,
+        pos_embed_interp=pos_embed_interp,
     )
     if weights.dropped:
         logger.info(
@@ -186,7 +214,12 @@ def load_into_backbone(
             continue
         want = own[key].shape
         if key == "pos_embed" and value.shape != want and value.shape[-1] == want[-1]:
-            value = _fit_pos_embed(value, want, getattr(backbone, "pretrain_grid", None))
+            value = _fit_pos_embed(
+                value,
+                want,
+                getattr(backbone, "pretrain_grid", None),
+                getattr(backbone, "pos_embed_interp", "bicubic"),
+            )
         if value.shape != want:
             raise ValueError(_mismatch_message(key, value.shape, want, state_dict, backbone))
         to_load[key] = value
@@ -225,7 +258,10 @@ def _split_grid(num_pos: int, candidates: List[int]) -> Tuple[int, Tuple[int, in
 
 
 def _fit_pos_embed(
-    pos: torch.Tensor, want: torch.Size, grid: Optional[Tuple[int, int]]
+    pos: torch.Tensor,
+    want: torch.Size,
+    grid: Optional[Tuple[int, int]],
+    mode: str = "bicubic",
 ) -> torch.Tensor:
     src = square_grid(pos.shape[1])
     if grid is None:
@@ -233,8 +269,8 @@ def _fit_pos_embed(
         grid = (g, g) if g is not None else None
     if src is None or grid is None or grid[0] * grid[1] != want[1]:
         return pos  # leave it to the shape check, which explains the mismatch
-    logger.info("Resizing pos_embed from grid %s to %s (bicubic)", (src, src), tuple(grid))
-    return resize_pos_embed(pos, (src, src), tuple(grid))
+    logger.info("Resizing pos_embed from grid %s to %s (%s)", (src, src), tuple(grid), mode)
+    return resize_pos_embed(pos, (src, src), tuple(grid), mode)
 
 
 def _vit_name(dim: int) -> str:

@@ -28,6 +28,7 @@ class ViT(Backbone):
     As in the official SegViT backbone (facts section 1): no class token in the blocks, no final
     LayerNorm, and an absolute position embedding stored for the pretraining grid and resized
     bicubically to the actual token grid (any ``(h, w)``, not only square) at every forward.
+    ``cls_token``, ``final_norm`` and ``pos_embed_interp`` give Segmenter's / DEPICT's ViT instead.
     Blocks are timm's, so the parameter names are timm's (``patch_embed.proj.weight``,
     ``pos_embed``, ``blocks.N.attn.qkv.weight``, ...) and timm checkpoints load by name.
 
@@ -55,6 +56,9 @@ class ViT(Backbone):
         out_indices: Sequence[int] = (5, 7, 11),
         pretrained: Optional[str] = None,
         patch_embed: Optional[nn.Module] = None,
+        cls_token: bool = False,
+        final_norm: bool = False,
+        pos_embed_interp: str = "bicubic",
     ):
         """
         Args:
@@ -79,6 +83,13 @@ class ViT(Backbone):
             patch_embed (nn.Module, optional): replaces the linear patch embedding (timm
                 ``PatchEmbed``); maps (B, in_chans, H, W) to (B, C, H/patch, W/patch), e.g.
                 :class:`~segvit.modeling.backbone.conv_stem.ConvStem` for training from scratch.
+            cls_token (bool): prepend a learnable class token (with its own position embedding
+                ``cls_pos_embed``) that goes through every block and is dropped from the outputs,
+                as Segmenter's and DEPICT's ViT (DEPICT facts section 1.1). SegViT: False.
+            final_norm (bool): apply the pretrained final LayerNorm ``norm`` to the output of the
+                last block (which must then be tapped), as Segmenter and DEPICT. SegViT: False.
+            pos_embed_interp (str): ``F.interpolate`` mode that resizes the pos-embed to the token
+                grid ("bicubic" as SegViT/mmseg, "bilinear" as Segmenter).
         """
         super().__init__()
         img_h, img_w = (
@@ -95,6 +106,11 @@ class ViT(Backbone):
             raise ValueError(f"out_indices {out_indices} must be non-empty and in [0, {depth})")
         if len(set(out_indices)) != len(out_indices):
             raise ValueError(f"out_indices {out_indices} has duplicates")
+        if final_norm and depth - 1 not in out_indices:
+            raise ValueError(
+                f"final_norm=True normalises the last block ({depth - 1}); add it to out_indices "
+                f"{out_indices}"
+            )
         if max(out_indices) < depth - 1:
             logger.warning(
                 "ViT: blocks %d..%d run after the last tapped block %d and are skipped; their "
@@ -108,6 +124,7 @@ class ViT(Backbone):
         self.embed_dim = embed_dim
         self.pretrain_grid = (img_h // patch_size, img_w // patch_size)
         self.out_indices = out_indices
+        self.pos_embed_interp = pos_embed_interp
 
         # img_size=None: timm does no size checks; forward checks divisibility itself.
         self.patch_embed = (
@@ -123,6 +140,10 @@ class ViT(Backbone):
         )
         gh, gw = self.pretrain_grid
         self.pos_embed = nn.Parameter(torch.zeros(1, gh * gw, embed_dim))  # (1, Gh*Gw, C)
+        # Optional class token (Segmenter / DEPICT): kept through the blocks, dropped afterwards.
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_token else None
+        self.cls_pos_embed = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_token else None
+        self.num_prefix_tokens = 1 if cls_token else 0
 
         norm_layer = partial(nn.LayerNorm, eps=norm_eps)
         # linear rule; on the CPU so that a model can be built on the "meta" device (shapes only)
@@ -141,6 +162,7 @@ class ViT(Backbone):
         if not drop_path_on_attn:  # official (mmseg 0.24): no DropPath on the attention residual
             for block in self.blocks:
                 block.drop_path1 = nn.Identity()
+        self.norm = norm_layer(embed_dim) if final_norm else None
 
         self._out_features: List[str] = [f"block{i}" for i in out_indices]
         self._out_feature_channels = {name: embed_dim for name in self._out_features}
@@ -153,6 +175,9 @@ class ViT(Backbone):
     def _init_weights(self) -> None:
         """timm-style init: trunc-normal(.02) for pos_embed and Linear weights, zero biases."""
         trunc_normal_(self.pos_embed, std=0.02)
+        for extra in (self.cls_token, self.cls_pos_embed):
+            if extra is not None:
+                trunc_normal_(extra, std=0.02)
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 trunc_normal_(m.weight, std=0.02)
@@ -171,7 +196,13 @@ class ViT(Backbone):
         from segvit.checkpoint.vit_weights import load_into_backbone, load_vit_state_dict
 
         logger.info("Loading pretrained ViT weights from %s", path)
-        weights = load_vit_state_dict(path, target_grid=self.pretrain_grid)
+        weights = load_vit_state_dict(
+            path,
+            target_grid=self.pretrain_grid,
+            class_token=self.cls_token is not None,
+            final_norm=self.norm is not None,
+            pos_embed_interp=self.pos_embed_interp,
+        )
         return load_into_backbone(self, weights.state_dict)
 
     @property
@@ -180,7 +211,7 @@ class ViT(Backbone):
 
     def _get_pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
         """The position embedding resized to the token grid ``hw``: (1, h*w, C)."""
-        return resize_pos_embed(self.pos_embed, self.pretrain_grid, hw)
+        return resize_pos_embed(self.pos_embed, self.pretrain_grid, hw, self.pos_embed_interp)
 
     @staticmethod
     def _tokens_to_map(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
@@ -210,7 +241,8 @@ class ViT(Backbone):
 
         Returns:
             dict[str, Tensor]: ``{"block{i}": (B, C, H/16, W/16)}`` for i in ``out_indices``
-            (strides as in :meth:`output_shape`), raw block outputs without a final norm.
+            (strides as in :meth:`output_shape`): raw block outputs, except the last block's
+            when ``final_norm``; class-token outputs are dropped.
         """
         if x.dim() != 4:
             raise ValueError(f"ViT expects (B, C, H, W) images, got shape {tuple(x.shape)}")
@@ -223,13 +255,20 @@ class ViT(Backbone):
             )
         x, hw = map_to_tokens(self.patch_embed(x))  # (B, h*w, C), (h, w) = (H/16, W/16)
         x = x + self._get_pos_embed(hw)
+        prefix = self.num_prefix_tokens
+        if self.cls_token is not None:  # (B, 1 + h*w, C)
+            cls = (self.cls_token + self.cls_pos_embed).expand(x.shape[0], -1, -1)
+            x = torch.cat([cls, x], dim=1)
 
         wanted = set(self.out_indices)
         outputs: Dict[str, torch.Tensor] = {}
         for index in range(max(self.out_indices) + 1):
             x, hw = self._forward_block(index, x, hw)
             if index in wanted:
-                outputs[f"block{index}"] = self._tokens_to_map(x, hw)  # (B, C, h, w)
+                tokens = x[:, prefix:]  # (B, h*w, C), class token dropped
+                if self.norm is not None and index == len(self.blocks) - 1:
+                    tokens = self.norm(tokens)
+                outputs[f"block{index}"] = self._tokens_to_map(tokens, hw)  # (B, C, h, w)
         return {name: outputs[name] for name in self._out_features}
 
 
