@@ -8,6 +8,10 @@ TINY_SEGVIT = str(REPO / "configs/synthetic/segvit_tiny.py")
 SHRUNK_B = str(REPO / "configs/ade20k/ablations/segvit_shrunk_vit_b16_512x512_160k.py")
 NAIVE_SHRUNK_B = str(REPO / "configs/ade20k/ablations/segvit_naive_shrunk_vit_b16_512x512_160k.py")
 SETR_B = str(REPO / "configs/ade20k/ablations/setr_naive_vit_b16_512x512_160k.py")
+SYNTHETIC_TINY = [
+    str(REPO / f"configs/synthetic/{name}_tiny.py")
+    for name in ("segmenter", "depict_sa", "depict_ca")
+]
 
 # A 4-block ViT (dim 64, patch 16) whose pos-embed is stored for 96x96 (6x6 grid) while the tests
 # export at 64x64 (4x4 grid): the one-time resize of fix_input_size is exercised.
@@ -20,6 +24,7 @@ _TINY_VIT = [
 ]
 TINY_OVERRIDES = {
     TINY_SEGVIT: [],
+    **{config: [] for config in SYNTHETIC_TINY},
     SHRUNK_B: _TINY_VIT
     + [
         "model.backbone.shrink_idx=2",
@@ -49,12 +54,13 @@ TINY_OVERRIDES = {
         "model.head.num_classes=5",
     ],
 }
-# Export size per config: the demo model's crop; 64x64 (4x4 tokens) for the ViT-B configs.
+# Export size per config: the synthetic models' crop; 64x64 (4x4 tokens) for the ViT-B configs.
 TINY_SIZE = {
     TINY_SEGVIT: (128, 128),
     SHRUNK_B: (64, 64),
     NAIVE_SHRUNK_B: (64, 64),
     SETR_B: (64, 64),
+    **{config: (128, 128) for config in SYNTHETIC_TINY},
 }
 
 

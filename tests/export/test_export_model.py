@@ -15,6 +15,7 @@ from export_helpers import (
     NAIVE_SHRUNK_B,
     SETR_B,
     SHRUNK_B,
+    SYNTHETIC_TINY,
     TINY_OVERRIDES,
     TINY_SEGVIT,
     TINY_SIZE,
@@ -89,7 +90,7 @@ def test_onnx_dynamic_runs_other_sizes(tmp_path):
         _check_against_pytorch(model, out, "onnx", height, width)
 
 
-@pytest.mark.parametrize("config", [TINY_SEGVIT, SHRUNK_B, NAIVE_SHRUNK_B, SETR_B])
+@pytest.mark.parametrize("config", [TINY_SEGVIT, SHRUNK_B, NAIVE_SHRUNK_B, SETR_B, *SYNTHETIC_TINY])
 def test_torchscript_every_decoder_matches_pytorch(tmp_path, config):
     height, width = TINY_SIZE[config]
     model = tiny_model(config)

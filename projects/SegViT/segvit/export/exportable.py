@@ -16,7 +16,6 @@ from typing import Dict, Tuple
 import torch
 from torch import nn
 
-from ..modeling.backbone.utils import resize_pos_embed
 from ..modeling.backbone.vit import ViT
 from ..modeling.heads.qu_head import QUATMHead
 from ..modeling.meta_arch.base import SemanticSegmentor
@@ -38,6 +37,8 @@ EXPORTABLE_HEADS: Dict[str, str] = {
     "QUATMHead": "Shrunk SegViT",
     "ATMSingleHead": "naive Shrunk SegViT",
     "SETRNaiveHead": "SETR-naive",
+    "SegmenterMaskHead": "Segmenter",
+    "DEPICTHead": "DEPICT",
 }
 # Backbone class names whose forward exports (plain tensor ops; the pos-embed is handled below).
 EXPORTABLE_BACKBONES = ("ViT", "ShrunkViT")
@@ -93,16 +94,16 @@ def fix_input_size(model: SemanticSegmentor, height: int, width: int) -> Semanti
     """A copy of ``model`` whose size-dependent tables are stored for an ``height x width`` input.
 
     The ViT position embedding (and the QU head's query table) are resized once here with the
-    model's own :func:`resize_pos_embed`, so the forward at this size skips the resize: the graph
-    has no bicubic interpolation and the scores equal the original model's (which resizes the same
-    tables with the same function at every forward).
+    model's own ``backbone._get_pos_embed`` / ``head.queries``, so the forward at this size skips
+    the resize: the graph has no interpolation of them and the scores equal the original model's
+    (which resizes the same tables with the same function at every forward).
     """
     model = copy.deepcopy(model)
     backbone, head = model.backbone, model.head
     if isinstance(backbone, ViT):
         grid = (_grid(height, backbone.patch_size), _grid(width, backbone.patch_size))
         with torch.no_grad():
-            table = resize_pos_embed(backbone.pos_embed, backbone.pretrain_grid, grid)
+            table = backbone._get_pos_embed(grid)  # the model's own resize (and mode)
         backbone.pos_embed = nn.Parameter(table.clone(), requires_grad=False)
         backbone.pretrain_grid = grid
     if isinstance(head, QUATMHead):
@@ -117,10 +118,15 @@ def fix_input_size(model: SemanticSegmentor, height: int, width: int) -> Semanti
 
 def check_dynamic(model: SemanticSegmentor) -> None:
     """Raise :class:`ExportError` if a table of ``model`` is resized with a mode ONNX lacks."""
-    mode = getattr(model.head, "query_resize_mode", "bicubic")
-    if mode not in DYNAMIC_RESIZE_MODES:
+    tables = {
+        "the ViT position embedding": getattr(model.backbone, "pos_embed_interp", "bicubic"),
+        "the QU query table": getattr(model.head, "query_resize_mode", "bicubic"),
+    }
+    for table, mode in tables.items():
+        if mode in DYNAMIC_RESIZE_MODES:
+            continue
         raise ExportError(
-            f"--dynamic: the QU query table is resized with mode {mode!r}, which ONNX Resize "
+            f"--dynamic: {table} is resized with mode {mode!r}, which ONNX Resize "
             f"cannot run at a run-time size (supported: {DYNAMIC_RESIZE_MODES}); export a fixed "
             "size instead (drop --dynamic)"
         )
