@@ -9,8 +9,23 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch.fx.experimental.symbolic_shapes import statically_known_true
 
 __all__ = ["resize_pos_embed", "tokens_to_map", "map_to_tokens", "square_grid"]
+
+
+def _known_equal(a, b) -> bool:
+    """``a == b`` for grid sizes, without fixing a symbolic size.
+
+    Plain ints compare as usual; ``torch.jit.trace`` gives sizes as 0-dim tensors (compared, and
+    recorded as a constant, as before); a symbolic size of ``torch.export`` with a dynamic
+    height/width is "not known equal", so the exported graph keeps the resize instead of a guard
+    that pins the size (bicubic resizing to the same grid is exactly the identity).
+    """
+    equal = a == b
+    if isinstance(equal, torch.Tensor):
+        return bool(equal)
+    return statically_known_true(equal)
 
 
 def resize_pos_embed(
@@ -38,7 +53,7 @@ def resize_pos_embed(
     src_h, src_w = src_hw
     dst_h, dst_w = dst_hw
     assert pos_embed.shape[1] == src_h * src_w, (pos_embed.shape, src_hw)
-    if (src_h, src_w) == (dst_h, dst_w):
+    if _known_equal(src_h, dst_h) and _known_equal(src_w, dst_w):
         return pos_embed
     dim = pos_embed.shape[-1]
     grid = pos_embed.reshape(1, src_h, src_w, dim).permute(0, 3, 1, 2)  # (1, C, src_h, src_w)

@@ -9,6 +9,7 @@ images through the configured inference mode (whole / slide / ms_flip), and retu
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from detectron2.modeling import build_backbone, build_sem_seg_head
 from detectron2.modeling.backbone import Backbone
 from detectron2.structures import ImageList
@@ -115,7 +116,16 @@ class SemanticSegmentor(nn.Module):
         return (image.to(self.device).float() - self.pixel_mean) / self.pixel_std
 
     def pad(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Normalised images (each (3, H_i, W_i)) -> (B, 3, Hp, Wp) zero-padded batch."""
+        """Normalised images (each (3, H_i, W_i)) -> (B, 3, Hp, Wp) zero-padded batch.
+
+        A (B, 3, H, W) tensor is padded at the bottom and right with one ``F.pad`` whose sizes are
+        plain shape arithmetic (the result ImageList gives), so ``torch.export`` and tracing see
+        no data-dependent size (ImageList computes the padded size with tensor ops).
+        """
+        if isinstance(images, torch.Tensor) and images.dim() == 4:
+            height, width = images.shape[-2:]
+            div = max(self.size_divisibility, 1)
+            return F.pad(images, (0, (-width) % div, 0, (-height) % div))
         return ImageList.from_tensors(list(images), self.size_divisibility).tensor
 
     def padded_batch(
