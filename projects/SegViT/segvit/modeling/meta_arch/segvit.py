@@ -80,14 +80,17 @@ def upsample_and_combine(
         masks = F.interpolate(pred_masks, size=padded_size, mode="bilinear", align_corners=False)
         return combine_masks_and_classes(pred_logits, masks)[..., :height, :width]
     batch, queries = pred_masks.shape[:2]
-    class_probs = pred_logits.softmax(-1)[..., :-1].transpose(1, 2)  # (B, K, Q)
-    scores = pred_masks.new_empty((batch, class_probs.shape[1], height, width))
+    scores = pred_masks.new_empty((batch, pred_logits.shape[-1] - 1, height, width))
+    # (B, K, Q), in the output's dtype: under autocast softmax returns float32 while the masks
+    # may be bfloat16, and ``bmm(out=...)`` needs one dtype (autocast is off for that call)
+    class_probs = pred_logits.softmax(-1)[..., :-1].transpose(1, 2).to(scores.dtype)
     flat = scores.view(batch, -1, height * width)  # (B, K, H*W)
     padded = (int(padded_size[0]), int(padded_size[1]))
-    for start, stop in row_bands(height, band_elements // max(1, queries * padded[1])):
-        masks = upsample_rows(pred_masks, padded, start, stop)[..., :width]  # (B, Q, rows, W)
-        masks = masks.reshape(batch, queries, -1).sigmoid_()  # (B, Q, rows*W)
-        torch.bmm(class_probs, masks, out=flat[:, :, start * width : stop * width])
+    with torch.autocast(device_type=pred_masks.device.type, enabled=False):
+        for start, stop in row_bands(height, band_elements // max(1, queries * padded[1])):
+            masks = upsample_rows(pred_masks, padded, start, stop)[..., :width]  # (B, Q, rows, W)
+            masks = masks.reshape(batch, queries, -1).sigmoid_().to(scores.dtype)  # (B, Q, rows*W)
+            torch.bmm(class_probs, masks, out=flat[:, :, start * width : stop * width])
     return scores
 
 
