@@ -75,10 +75,10 @@ def upsample_and_combine(
     Returns:
         (B, K, H, W) scores.
     """
-    height, width = int(image_size[0]), int(image_size[1])
-    if is_traced():
+    if is_traced():  # no int(): a traced size may be symbolic (ONNX --dynamic)
         masks = F.interpolate(pred_masks, size=padded_size, mode="bilinear", align_corners=False)
-        return combine_masks_and_classes(pred_logits, masks)[..., :height, :width]
+        return combine_masks_and_classes(pred_logits, masks)[..., : image_size[0], : image_size[1]]
+    height, width = int(image_size[0]), int(image_size[1])
     batch, queries = pred_masks.shape[:2]
     scores = pred_masks.new_empty((batch, pred_logits.shape[-1] - 1, height, width))
     # (B, K, Q), in the output's dtype: under autocast softmax returns float32 while the masks
