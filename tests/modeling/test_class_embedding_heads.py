@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from detectron2.config import LazyConfig, get_cfg, instantiate
+from detectron2.config import LazyConfig, instantiate
 from detectron2.modeling import build_model
 from modeling_helpers import random_inputs
+from yacs_helpers import tiny_setr_yacs_cfg
 
-from segvit import add_segvit_config
 from segvit.modeling.heads.depict_attention import TiedProjectionAttention
 from segvit.modeling.heads.depict_head import DEPICTHead
 from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
@@ -135,15 +135,7 @@ def test_tiny_config_builds_trains_infers_and_round_trips(path, tmp_path):
 
 @pytest.mark.parametrize("name", ["SegmenterMaskHead", "DEPICTHead"])
 def test_build_model_from_yacs(name):
-    cfg = add_segvit_config(get_cfg())
-    cfg.MODEL.DEVICE = "cpu"
-    cfg.MODEL.META_ARCHITECTURE = "SETR"
-    cfg.MODEL.BACKBONE.NAME = "SegViTViT"
-    vit = cfg.MODEL.SEGVIT.VIT
-    vit.PRETRAIN_IMG_SIZE, vit.EMBED_DIM, vit.DEPTH, vit.NUM_HEADS = 64, 64, 2, 4
-    vit.OUT_INDICES = [1]
-    head = cfg.MODEL.SEM_SEG_HEAD
-    head.NAME, head.IN_FEATURES, head.NUM_CLASSES = name, ["block1"], 5
+    cfg = tiny_setr_yacs_cfg(name, 5)
     model = build_model(cfg).eval()
     assert type(model.head).__name__ == name
     with torch.no_grad():

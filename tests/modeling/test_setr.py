@@ -4,11 +4,10 @@ import dataclasses
 
 import pytest
 import torch
-from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 from modeling_helpers import random_inputs as shared_random_inputs
+from yacs_helpers import tiny_setr_yacs_cfg
 
-from segvit import add_segvit_config
 from segvit.modeling.backbone.vit import ViT
 from segvit.modeling.heads.setr_head import SETRNaiveHead
 from segvit.modeling.meta_arch.inference import InferenceConfig
@@ -96,16 +95,8 @@ def test_slide_equals_whole_when_the_window_covers_the_image():
 
 
 def test_build_model_from_yacs():
-    cfg = add_segvit_config(get_cfg())
-    cfg.MODEL.DEVICE = "cpu"
-    cfg.MODEL.META_ARCHITECTURE = "SETR"
-    cfg.MODEL.BACKBONE.NAME = "SegViTViT"
-    vit = cfg.MODEL.SEGVIT.VIT
-    vit.PRETRAIN_IMG_SIZE, vit.EMBED_DIM, vit.DEPTH, vit.NUM_HEADS = 64, 64, 2, 4
-    vit.OUT_INDICES = [1]
-    head = cfg.MODEL.SEM_SEG_HEAD
-    head.NAME, head.IN_FEATURES, head.NUM_CLASSES = "SETRNaiveHead", ["block1"], NUM_CLASSES
-    head.CONVS_DIM, head.NORM = 16, "BN"
+    cfg = tiny_setr_yacs_cfg("SETRNaiveHead", NUM_CLASSES)
+    cfg.MODEL.SEM_SEG_HEAD.CONVS_DIM, cfg.MODEL.SEM_SEG_HEAD.NORM = 16, "BN"
     model = build_model(cfg).eval()
     assert isinstance(model, SETR) and isinstance(model.head, SETRNaiveHead)
     with torch.no_grad():
