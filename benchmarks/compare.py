@@ -621,14 +621,18 @@ def tiny_row(method: Method, own: Optional[Entry], demo: Optional[Entry]) -> str
         return by_recipe[recipe].cell() if by_recipe[recipe] else "not run yet"
 
     def timing(key: str, scale: float, fmt: str) -> str:
-        return " / ".join(
-            (
-                fmt.format(statistics.median(r[key] for r in by_recipe[rc].runs) / scale)
-                if by_recipe[rc]
-                else "-"
-            )
-            for rc in recipes
-        )
+        """Median per recipe, tagged with where it ran: times on a GPU and a CPU differ."""
+        cells = []
+        for rc in recipes:
+            if not by_recipe[rc]:
+                cells.append("-")
+                continue
+            runs = by_recipe[rc].runs
+            kinds = {"GPU" if r["device"] == "cuda" else "CPU" for r in runs}
+            where = kinds.pop() if len(kinds) == 1 else "GPU+CPU"
+            value = fmt.format(statistics.median(r[key] for r in runs) / scale)
+            cells.append(f"{value} ({where})")
+        return " / ".join(cells)
 
     return (
         f"| {method.name} | {number('tiny_params_m', '{:.2f}')} |"
@@ -661,8 +665,10 @@ def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) 
         " `synthetic_sem_seg_val`: **median** (min-max over seeds); the seed (`train.seed`) sets"
         " the initial weights, the data order and the augmentation. s/it: median training"
         " seconds per iteration of the runs (Detectron2's `time`); wall: median minutes per"
-        " run (start-up, training, evaluation); both depend on how many runs shared the machine"
-        " (below).",
+        " run (start-up, training, evaluation); both depend on the device, marked (GPU) or (CPU),"
+        " and on how many runs shared it (below): compare times only between rows of one"
+        " device. Runs are seeded alike on both devices, but a GPU and a CPU do not give"
+        " bit-identical training, so a seed's mIoU is one sample of the same spread either way.",
         "",
         "| method | params (M) | GFLOPs (128x128) | optimizer | mIoU, own loss | mIoU, demo"
         " recipe | s/it (own / demo) | wall min (own / demo) | what the recipes are |",

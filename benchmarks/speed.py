@@ -138,7 +138,8 @@ def read_gflops(flops_md: str) -> Dict[str, Dict[str, float]]:
             part = re.match(r"- `([^`]+)`: (.*)$", line.strip())
             if table:
                 cells = [c.strip() for c in line.strip().strip("|").split("|")]
-                gflops[table.group(1)] = {"total": float(cells[6])}  # column "GFLOPs"
+                if len(cells) == 9:  # the main table; the decoder table has other columns
+                    gflops[table.group(1)] = {"total": float(cells[6])}  # column "GFLOPs"
             elif part:
                 pairs = (p.rsplit(" ", 1) for p in part.group(2).split(", "))
                 by_name[part.group(1)] = {k: float(v) for k, v in pairs}

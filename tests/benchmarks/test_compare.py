@@ -52,7 +52,7 @@ def test_table_has_median_and_min_max_per_method_and_recipe():
     segvit = row(text, "SegViT")
     assert "**71.00** (70.00-72.00, seeds 0,1,2)" in segvit  # own: median, min-max, seeds
     assert "**76.00** (75.00-77.50, seeds 0,1,2)" in segvit  # demo recipe column
-    assert "| 0.050 / 0.050 |" in segvit  # s/it of both recipes
+    assert "| 0.050 (GPU) / 0.050 (GPU) |" in segvit  # s/it of both recipes
     assert "| 2.0 / 2.0 |" in segvit  # median wall minutes per run
     maskformer = row(text, "MaskFormer")
     assert "**65.00** (60.00-71.50, seeds 0,1,2) | n/a |" in maskformer
