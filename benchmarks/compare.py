@@ -332,7 +332,9 @@ def plan_runs(args) -> Tuple[List[Dict], List[str]]:
                     continue
                 tiny = tiny or describe_tiny(method)
                 jobs.append({"method": method, "recipe": recipe, "seed": seed, "tiny": tiny})
-    jobs.sort(key=lambda job: -(job["tiny"].get("tiny_gflops") or 0.0))  # the longest first
+    # Seed by seed, the longest first within a seed: a run cut short still leaves every method
+    # with as many seeds as possible, and the long runs do not end up alone in the last wave.
+    jobs.sort(key=lambda job: (job["seed"], -(job["tiny"].get("tiny_gflops") or 0.0)))
     return jobs, notes
 
 
