@@ -362,6 +362,11 @@ def run_tiny(args) -> None:
         label = f"{job['method'].name} / {job['recipe']} / seed {job['seed']}"
         if deadline and time.time() > deadline:
             return f"{label}: not started (past --deadline-min {args.deadline_min})"
+        name = run_name(job["method"], job["recipe"], job["seed"], args.iters)
+        if os.path.exists(os.path.join(args.results, name + ".json")):  # stored meanwhile
+            text = f"{label}: stored by another process since the start, not redone"
+            print(text, flush=True)
+            return text
         try:
             r = train_one(job, args)
             text = f"{label}: mIoU {r['miou']:.2f}, {r['s_per_iter']:.3f} s/it, {r['wall_s']:.0f} s"

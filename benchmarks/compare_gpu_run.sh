@@ -21,23 +21,19 @@
 #     tar xzf compare_runs.tar.gz -C benchmarks   # adds benchmarks/compare_runs/*.json
 #     .venv/bin/python benchmarks/compare.py
 #
-# Time estimate (not measured: no GPU was available when this was written). 2,000 iterations,
-# the demo's count at the time of writing; compare.py reads the real count from
-# configs/synthetic/segvit_tiny.py. A tiny model costs 0.18-0.37 GFLOPs (multiply-adds) per
-# 128x128 crop forward, so a training step of 8 crops is about 4-9 G multiply-adds, well under
-# 1 ms of H200 arithmetic: every step is bound by kernel launches and Python (roughly 2,000-4,000
-# small kernels for forward, backward and the per-parameter AdamW, ~10-20 us each, plus
-# Mask2Former's Hungarian matching on the CPU), i.e. about 40-100 ms per step with 15 processes
-# time-sharing the GPU and one core each. One run is then about 1.5-3.5 min of training plus
-# 20-40 s of start-up and evaluation. 30 runs (10 method/recipe pairs x 3 seeds) at 15 at a time
-# are 2 waves: about 4-8 min. JOBS=15 on 16 cores leaves one core for the loaders (one worker per
-# run, a few ms per batch of 8 crops) and the parent; 12 would need 3 waves. compare.py starts the
-# most expensive models first (by GFLOPs), prints a line per finished run, and stores each run at
-# once, so runs cut off by DEADLINE_MIN are simply started by a later call (stored runs are never
-# redone).
-# Carry numpy 1.26.4 (cp312 wheel) in SITE as well: the first run on the H200 image (numpy 2.x)
-# trained every model but failed in evaluation, in Detectron2's SemSegEvaluator
-# (`np.array(Image.open(f), copy=False)` raises under numpy 2), so no run was stored.
+# Measured on one H200 (2026-11-30, torch 2.11, 16 cores), 2,000 iterations:
+# - JOBS=15: Segmenter, DEPICT-SA and DEPICT-CA (3 seeds each) took 3.5-3.7 min per run at
+#   0.095-0.098 s/it; in the same wave MaskFormer ran at 0.29 s/it and Mask2Former at 0.40 s/it
+#   (its pixel decoder's pure-PyTorch deformable attention and the Hungarian matching run on one
+#   core), i.e. about 10 and 14 min per run: longer than one 10-minute device call, so give them
+#   their own call with fewer JOBS, or run them on a CPU machine in the background.
+# - JOBS=5: SETR-naive took 1.6 min (0.040 s/it); SegViT and Shrunk SegViT did not finish within
+#   3 min.
+# Every run is bound by one core's Python and kernel launches, not by the GPU.
+# numpy: the image's numpy 2 breaks Detectron2's SemSegEvaluator (`np.array(Image.open(f),
+# copy=False)` raises), and carrying numpy 1.26 breaks the image's scipy (it needs numpy >= 2). So
+# with numpy >= 2 this script patches that one line of the *carried* Detectron2 copy in SITE
+# (never an installed package) to `np.asarray`, which reads the same array.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +53,11 @@ if [ -z "${SITE:-}" ]; then
     done
 fi
 export PYTHONPATH="$PWD/projects/SegViT${SITE:+:$SITE}${PYTHONPATH:+:$PYTHONPATH}"
+EVALUATOR=${SITE:+$SITE/detectron2/evaluation/sem_seg_evaluation.py}
+if [ -n "$EVALUATOR" ] && [ -f "$EVALUATOR" ] &&
+    "$PYTHON" -c "import sys, numpy; sys.exit(int(numpy.__version__.split('.')[0]) < 2)"; then
+    sed -i 's/np\.array(Image\.open(f), copy=copy, dtype=dtype)/(np.array(Image.open(f), dtype=dtype) if copy else np.asarray(Image.open(f), dtype=dtype))/' "$EVALUATOR"
+fi
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1
 WORKDIR=${WORKDIR:-/tmp/compare_work}
 mkdir -p "$RESULTS"

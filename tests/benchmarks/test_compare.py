@@ -53,7 +53,7 @@ def test_table_has_median_and_min_max_per_method_and_recipe():
     assert "**71.00** (70.00-72.00, seeds 0,1,2)" in segvit  # own: median, min-max, seeds
     assert "**76.00** (75.00-77.50, seeds 0,1,2)" in segvit  # demo recipe column
     assert "| 0.050 (GPU) / 0.050 (GPU) |" in segvit  # s/it of both recipes
-    assert "| 2.0 / 2.0 |" in segvit  # median wall minutes per run
+    assert "| 2.0 (GPU) / 2.0 (GPU) |" in segvit  # median wall minutes per run
     maskformer = row(text, "MaskFormer")
     assert "**65.00** (60.00-71.50, seeds 0,1,2) | n/a |" in maskformer
     assert "55.00 (1 seed: 0)" in row(text, "SETR-naive")
@@ -160,3 +160,38 @@ def test_train_command_sets_seed_device_and_recipe():
     demo = compare.train_command(segvit, "demo", 0, 20, "cpu", "/tmp/run")
     assert demo[demo.index("--num-gpus") + 1] == "0"
     assert "train.device=cpu" in demo and not any("pixel_ce" in a for a in demo)
+
+
+def test_a_run_stored_by_another_machine_meanwhile_is_not_started(tmp_path, monkeypatch, capsys):
+    """Parts run on two machines at once: a run stored after the plan was made is skipped."""
+    segvit = compare.find_methods(["SegViT"])[0]
+    trained = []
+
+    def fake_train_one(job, args):
+        trained.append(job["seed"])
+        if job["seed"] == 0:  # meanwhile, another machine stores seed 1
+            name = compare.run_name(segvit, "own", 1, args.iters)
+            (tmp_path / f"{name}.json").write_text(json.dumps(fake_run("SegViT", "own", 1, 7.0)))
+        return fake_run("SegViT", "own", job["seed"], 70.0)
+
+    monkeypatch.setattr(compare, "prepare_dataset", lambda: 3)
+    monkeypatch.setattr(compare, "describe_tiny", lambda method: {})
+    monkeypatch.setattr(compare, "train_one", fake_train_one)
+    args = compare.parse_args(
+        ["--methods", "segvit", "--recipes", "own", "--iters", "2000", "--jobs", "1",
+         "--threads", "1", "--results", str(tmp_path)]
+    )  # fmt: skip
+    compare.run_tiny(args)
+    assert trained == [0, 2]
+    out = capsys.readouterr().out
+    assert "seed 1: stored by another process since the start, not redone" in out
+
+
+def test_times_name_the_device_they_were_measured_on():
+    """s/it and wall minutes of GPU and CPU runs differ by 5x or more: each cell says which."""
+    cpu = dict(fake_run("SegViT", "demo", 1, 76.0, s_per_iter=0.3), device="cpu", jobs=2)
+    runs = [fake_run("SegViT", "own", 0, 70.0), cpu, fake_run("SegViT", "demo", 0, 75.0)]
+    segvit = row(compare.render(runs, None, 2000, 3), "SegViT")
+    assert "| 0.050 (GPU) / 0.175 (GPU+CPU) |" in segvit
+    cpu_only = row(compare.render([cpu], None, 2000, 3), "SegViT")
+    assert "| - / 0.300 (CPU) |" in cpu_only
