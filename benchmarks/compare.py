@@ -33,6 +33,8 @@ Usage::
     .venv/bin/python benchmarks/compare.py                        # merge stored runs -> .md
     .venv/bin/python benchmarks/compare.py --parts full           # full-size part (CPU, minutes)
     .venv/bin/python benchmarks/compare.py --parts tiny --jobs 12 --device cuda   # all runs
+    .venv/bin/python benchmarks/compare.py --adopt output/compare/<run folder> --jobs 2 --threads 1
+        # a run that finished after its compare.py was stopped: stored from its folder
     .venv/bin/python benchmarks/compare.py --parts tiny --methods SegViT --seeds 0 --iters 20 \\
         --results output/compare_smoke --output output/compare_smoke.md          # plumbing check
 
@@ -47,6 +49,7 @@ import gc
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -300,6 +303,12 @@ def train_one(job: Dict, args) -> Dict:
     wall = time.time() - start
     if proc.returncode != 0:
         raise RuntimeError(f"exit {proc.returncode}; see {out}/train.log")
+    return store_result(job, args, out, cmd, wall)
+
+
+def store_result(job: Dict, args, out: str, cmd: Sequence[str], wall: float, **extra) -> Dict:
+    """Read a finished run folder's metrics; store them as `<results>/<name>.json`; return them."""
+    method, recipe, seed = job["method"], job["recipe"], job["seed"]
     miou, s_per_iter = read_metrics(out)
     result = {
         "method": method.name, "key": method.key, "recipe": recipe, "seed": seed,
@@ -309,10 +318,62 @@ def train_one(job: Dict, args) -> Dict:
         "torch": args.torch_version, "overrides": list(method.recipes[recipe]),
         "command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        **job["tiny"],
+        **job["tiny"], **extra,
     }  # fmt: skip
-    write_json_atomic(os.path.join(args.results, name + ".json"), result)
+    write_json_atomic(
+        os.path.join(args.results, run_name(method, recipe, seed, args.iters) + ".json"), result
+    )
     return result
+
+
+RUN_FOLDER = re.compile(
+    r"^(?P<key>\w+?)__(?P<recipe>own|demo)__seed(?P<seed>\d+)__(?P<iters>\d+)it"
+    r"-(?P<stamp>\d{8}-\d{6})-\d+$"
+)
+
+
+def adopt_run(out: str, args) -> Dict:
+    """Store a run folder that finished after its ``compare.py`` was stopped (``--adopt``).
+
+    A training process outlives a stopped parent and finishes its folder, but nobody stores it.
+    The folder name (``<key>__<recipe>__seed<k>__<iters>it-<start>-<pid>``, written by
+    :func:`train_one`) gives the run; its ``metrics.json`` must hold the final evaluation. Wall
+    time = the start in the name to the last write of ``metrics.json``; device, jobs and threads
+    are this invocation's ``--device``, ``--jobs`` and ``--threads`` (say how the run was made).
+    """
+    folder = os.path.abspath(out.rstrip("/"))
+    match = RUN_FOLDER.match(os.path.basename(folder))
+    if not match:
+        raise SystemExit(
+            f"--adopt {out}: not a run folder of compare.py "
+            "(<method>__<recipe>__seed<k>__<iters>it-<date>-<time>-<pid>)"
+        )
+    method = next((m for m in METHODS if m.key == match["key"]), None)
+    if method is None or match["recipe"] not in method.recipes:
+        raise SystemExit(
+            f"--adopt {out}: no method {match['key']!r} with recipe {match['recipe']!r}"
+        )
+    if int(match["iters"]) != args.iters:
+        raise SystemExit(f"--adopt {out}: {match['iters']} iterations, the table has {args.iters}")
+    metrics = os.path.join(folder, "metrics.json")
+    rows = [json.loads(line) for line in open(metrics)] if os.path.exists(metrics) else []
+    last = max((r.get("iteration", -1) for r in rows), default=-1)
+    if last < args.iters - 1 or not any("sem_seg/mIoU" in r for r in rows):
+        raise SystemExit(
+            f"--adopt {out}: unfinished (last iteration {last}, final mIoU "
+            f"{'present' if any('sem_seg/mIoU' in r for r in rows) else 'missing'}); wait for it"
+        )
+    name = run_name(method, match["recipe"], int(match["seed"]), args.iters)
+    if os.path.exists(os.path.join(args.results, name + ".json")):
+        raise SystemExit(f"--adopt {out}: {name} is stored already; nothing written")
+    start = time.mktime(time.strptime(match["stamp"], "%Y%m%d-%H%M%S"))
+    job = {"method": method, "recipe": match["recipe"], "seed": int(match["seed"]),
+           "tiny": describe_tiny(method)}  # fmt: skip
+    cmd = train_command(method, job["recipe"], job["seed"], args.iters, args.device, folder)
+    end = os.path.getmtime(metrics)
+    finished = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end))
+    note = f"stored by --adopt from {folder}"
+    return store_result(job, args, folder, cmd, end - start, finished=finished, adopted=note)
 
 
 def plan_runs(args) -> Tuple[List[Dict], List[str]]:
@@ -879,6 +940,14 @@ def parse_args(argv: Optional[Sequence[str]]):
         default=os.path.join(ROOT, "output", "compare"),
         help="training output folders (one new folder per run)",
     )
+    parser.add_argument(
+        "--adopt",
+        nargs="+",
+        default=[],
+        metavar="RUN_FOLDER",
+        help="store finished run folders whose compare.py was stopped while they trained (give"
+        " --device, --jobs and --threads as they ran)",
+    )
     parser.add_argument("--results", default=DEFAULT_RESULTS, help="stored runs (JSON files)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="markdown file to write")
     args = parser.parse_args(argv)
@@ -893,6 +962,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     if args.iters is None:
         args.iters = demo_iterations()
+    if args.adopt:
+        import torch
+
+        from segvit.data.synthetic import _VERSION
+
+        args.data_version, args.torch_version = _VERSION, torch.__version__
+        args.device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu_name()
+        for folder in args.adopt:
+            r = adopt_run(folder, args)
+            print(f"adopted {folder}: mIoU {r['miou']:.2f}, {r['s_per_iter']:.3f} s/it", flush=True)
     if "tiny" in args.parts:
         run_tiny(args)
     if "full" in args.parts:

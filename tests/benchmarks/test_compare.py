@@ -195,3 +195,36 @@ def test_times_name_the_device_they_were_measured_on():
     assert "| 0.050 (GPU) / 0.175 (GPU+CPU) |" in segvit
     cpu_only = row(compare.render([cpu], None, 2000, 3), "SegViT")
     assert "| - / 0.300 (CPU) |" in cpu_only
+
+
+def test_adopt_stores_a_run_that_finished_after_its_parent_stopped(tmp_path, monkeypatch):
+    """A training process outlives a stopped compare.py: --adopt stores its finished folder once,
+    and refuses folders that are unfinished or stored already."""
+    monkeypatch.setattr(compare, "describe_tiny", lambda method: {"tiny_gflops": 0.2})
+    folder = tmp_path / "work" / "maskformer__own__seed1__2000it-20261130-212234-6152"
+    folder.mkdir(parents=True)
+    metrics = folder / "metrics.json"
+    rows = [{"iteration": i, "time": 0.5} for i in (49, 99, 1999)]
+    metrics.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    args = compare.parse_args(
+        ["--adopt", str(folder), "--iters", "2000", "--jobs", "2", "--threads", "1",
+         "--results", str(tmp_path / "runs")]
+    )  # fmt: skip
+    args.data_version, args.torch_version, args.device_name = 3, "2.x", "Test CPU"
+    with pytest.raises(SystemExit, match="unfinished .*final mIoU missing"):
+        compare.adopt_run(str(folder), args)
+    with open(metrics, "a") as f:
+        f.write(json.dumps({"iteration": 1999, "sem_seg/mIoU": 61.5}) + "\n")
+    start = compare.time.mktime(compare.time.strptime("20261130-212234", "%Y%m%d-%H%M%S"))
+    compare.os.utime(metrics, (start + 1200, start + 1200))
+    result = compare.adopt_run(str(folder), args)
+    stored = json.loads((tmp_path / "runs" / "maskformer__own__seed1__2000it.json").read_text())
+    assert stored == result
+    assert (stored["method"], stored["seed"], stored["miou"]) == ("MaskFormer", 1, 61.5)
+    assert stored["s_per_iter"] == 0.5 and stored["wall_s"] == pytest.approx(1200)
+    assert (stored["device"], stored["jobs"], stored["threads"]) == ("cpu", 2, 1)
+    assert "train.seed=1" in stored["command"] and "adopted" in stored
+    with pytest.raises(SystemExit, match="stored already; nothing written"):
+        compare.adopt_run(str(folder), args)
+    with pytest.raises(SystemExit, match="not a run folder"):
+        compare.adopt_run(str(tmp_path), args)
