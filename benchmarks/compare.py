@@ -314,7 +314,7 @@ def store_result(job: Dict, args, out: str, cmd: Sequence[str], wall: float, **e
         "method": method.name, "key": method.key, "recipe": recipe, "seed": seed,
         "iters": args.iters, "miou": miou, "s_per_iter": s_per_iter, "wall_s": wall,
         "data_version": args.data_version, "device": args.device,
-        "device_name": args.device_name, "jobs": args.jobs, "threads": args.threads,
+        "device_name": args.device_name, "jobs": args.sharing or args.jobs, "threads": args.threads,
         "torch": args.torch_version, "overrides": list(method.recipes[recipe]),
         "command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
@@ -926,6 +926,13 @@ def parse_args(argv: Optional[Sequence[str]]):
         type=int,
         default=None,
         help="OMP/MKL threads per training process (default: CPUs / jobs)",
+    )
+    parser.add_argument(
+        "--sharing",
+        type=int,
+        default=None,
+        help="training runs that share the machine, as recorded in the table (default: --jobs;"
+        " more when other compare.py processes run beside this one)",
     )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument(
