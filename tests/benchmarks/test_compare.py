@@ -207,8 +207,8 @@ def test_adopt_stores_a_run_that_finished_after_its_parent_stopped(tmp_path, mon
     rows = [{"iteration": i, "time": 0.5} for i in (49, 99, 1999)]
     metrics.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     args = compare.parse_args(
-        ["--adopt", str(folder), "--iters", "2000", "--jobs", "1", "--sharing", "2", "--threads", "1",
-         "--results", str(tmp_path / "runs")]
+        ["--adopt", str(folder), "--iters", "2000", "--jobs", "1", "--sharing", "2",
+         "--threads", "1", "--results", str(tmp_path / "runs")]
     )  # fmt: skip
     args.data_version, args.torch_version, args.device_name = 3, "2.x", "Test CPU"
     with pytest.raises(SystemExit, match="unfinished .*final mIoU missing"):
