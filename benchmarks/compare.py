@@ -206,6 +206,11 @@ def run_name(method: Method, recipe: str, seed: int, iters: int) -> str:
     return f"{method.key}__{recipe}__seed{seed}__{iters}it"
 
 
+def stored_run_path(args, method: Method, recipe: str, seed: int) -> str:
+    """``<results>/<method>__<recipe>__seed<k>__<iters>it.json``: a run is done once this exists."""
+    return os.path.join(args.results, run_name(method, recipe, seed, args.iters) + ".json")
+
+
 def demo_iterations() -> int:
     """``train.max_iter`` of the demo config: the iteration count of every tiny run."""
     from detectron2.config import LazyConfig
@@ -320,9 +325,7 @@ def store_result(job: Dict, args, out: str, cmd: Sequence[str], wall: float, **e
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         **job["tiny"], **extra,
     }  # fmt: skip
-    write_json_atomic(
-        os.path.join(args.results, run_name(method, recipe, seed, args.iters) + ".json"), result
-    )
+    write_json_atomic(stored_run_path(args, method, recipe, seed), result)
     return result
 
 
@@ -358,13 +361,14 @@ def adopt_run(out: str, args) -> Dict:
     metrics = os.path.join(folder, "metrics.json")
     rows = [json.loads(line) for line in open(metrics)] if os.path.exists(metrics) else []
     last = max((r.get("iteration", -1) for r in rows), default=-1)
-    if last < args.iters - 1 or not any("sem_seg/mIoU" in r for r in rows):
+    has_miou = any("sem_seg/mIoU" in r for r in rows)
+    if last < args.iters - 1 or not has_miou:
         raise SystemExit(
             f"--adopt {out}: unfinished (last iteration {last}, final mIoU "
-            f"{'present' if any('sem_seg/mIoU' in r for r in rows) else 'missing'}); wait for it"
+            f"{'present' if has_miou else 'missing'}); wait for it"
         )
-    name = run_name(method, match["recipe"], int(match["seed"]), args.iters)
-    if os.path.exists(os.path.join(args.results, name + ".json")):
+    if os.path.exists(stored_run_path(args, method, match["recipe"], int(match["seed"]))):
+        name = run_name(method, match["recipe"], int(match["seed"]), args.iters)
         raise SystemExit(f"--adopt {out}: {name} is stored already; nothing written")
     start = time.mktime(time.strptime(match["stamp"], "%Y%m%d-%H%M%S"))
     job = {"method": method, "recipe": match["recipe"], "seed": int(match["seed"]),
@@ -387,9 +391,10 @@ def plan_runs(args) -> Tuple[List[Dict], List[str]]:
         tiny = None
         for recipe in recipes:
             for seed in args.seeds:
-                name = run_name(method, recipe, seed, args.iters)
-                if os.path.exists(os.path.join(args.results, name + ".json")):
-                    notes.append(f"{name}: already stored, not redone")
+                if os.path.exists(stored_run_path(args, method, recipe, seed)):
+                    notes.append(
+                        f"{run_name(method, recipe, seed, args.iters)}: already stored, not redone"
+                    )
                     continue
                 tiny = tiny or describe_tiny(method)
                 jobs.append({"method": method, "recipe": recipe, "seed": seed, "tiny": tiny})
@@ -399,15 +404,21 @@ def plan_runs(args) -> Tuple[List[Dict], List[str]]:
     return jobs, notes
 
 
+def record_run_context(args, data_version: int) -> None:
+    """Set what every stored run records besides its metrics: data version, torch, device name."""
+    import torch
+
+    args.data_version, args.torch_version = data_version, torch.__version__
+    args.device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu_name()
+
+
 def run_tiny(args) -> None:
     """Train every planned run, ``--jobs`` at a time; print progress; store each run."""
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda, but torch sees no CUDA GPU here; use --device cpu")
-    args.data_version = prepare_dataset()
-    args.torch_version = torch.__version__
-    args.device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu_name()
+    record_run_context(args, prepare_dataset())
     jobs, notes = plan_runs(args)
     for note in notes:
         print(note, flush=True)
@@ -423,8 +434,7 @@ def run_tiny(args) -> None:
         label = f"{job['method'].name} / {job['recipe']} / seed {job['seed']}"
         if deadline and time.time() > deadline:
             return f"{label}: not started (past --deadline-min {args.deadline_min})"
-        name = run_name(job["method"], job["recipe"], job["seed"], args.iters)
-        if os.path.exists(os.path.join(args.results, name + ".json")):  # stored meanwhile
+        if os.path.exists(stored_run_path(args, job["method"], job["recipe"], job["seed"])):
             text = f"{label}: stored by another process since the start, not redone"
             print(text, flush=True)
             return text
@@ -970,12 +980,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.iters is None:
         args.iters = demo_iterations()
     if args.adopt:
-        import torch
-
         from segvit.data.synthetic import _VERSION
 
-        args.data_version, args.torch_version = _VERSION, torch.__version__
-        args.device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu_name()
+        record_run_context(args, _VERSION)
         for folder in args.adopt:
             r = adopt_run(folder, args)
             print(f"adopted {folder}: mIoU {r['miou']:.2f}, {r['s_per_iter']:.3f} s/it", flush=True)
