@@ -724,9 +724,9 @@ def completeness(entries: Dict[Tuple[str, str], Entry]) -> str:
     """Which method/recipe pairs have three seeds, and how many the others have."""
     expected = [(m.name, r) for m in METHODS for r in RECIPES if r in m.recipes]
     seeds = {key: len(entries[key].runs) if key in entries else 0 for key in expected}
-    missing = [f"{name} ({recipe}, {n} seeds)" for (name, recipe), n in seeds.items() if n < 3]
-    text = f"Complete (3 seeds): {len(expected) - len(missing)} of {len(expected)} method/recipes."
-    return text + (f" Missing: {', '.join(missing)}." if missing else "")
+    short = [f"{name} ({recipe}: {n} of 3)" for (name, recipe), n in seeds.items() if n < 3]
+    text = f"Complete (3 seeds): {len(expected) - len(short)} of {len(expected)} method/recipes."
+    return text + (f" Seeds so far in the others: {', '.join(short)}." if short else "")
 
 
 def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) -> List[str]:

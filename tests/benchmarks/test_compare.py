@@ -61,6 +61,9 @@ def test_table_has_median_and_min_max_per_method_and_recipe():
     assert "10.00" not in text
     # Seed spreads 2.0 (SegViT own), 2.5 (demo), 11.5 (MaskFormer).
     assert "2.00 to 11.50 points, median 2.50" in text
+    # Complete: SegViT own and demo, MaskFormer; SETR-naive has 1 of its 3 seeds.
+    assert "Complete (3 seeds): 3 of 10 method/recipes." in text
+    assert "SETR-naive (own: 1 of 3)" in text
 
 
 def test_ranking_calls_no_win_within_the_spread():
