@@ -48,13 +48,28 @@ def test_table_has_the_command_the_phases_the_miou_and_the_load():
     }
     part = {p: (0.01, 0.02) for p in demo_time.STEP_PARTS}
     profile = {"loss at every pixel (loss_stride=1)": part, "loss_stride=4": part}
-    text = demo_time.render(demo, profile, " --profile-steps 5", "a CPU", ((1, 1, 1), (2, 2, 2)))
+    text = demo_time.render(
+        demo, profile, " --profile-steps 5", "a CPU", ((1, 1, 1), (2, 2, 2)), cores=2
+    )
     assert "`.venv/bin/python benchmarks/demo_time.py --profile-steps 5`" in text
     assert "| training | 170.0 | 77% |" in text
     assert "**3 min 40 s in all; mIoU 76.00**" in text
     assert "998 iterations at 0.170 s/iter" in text
     assert "during (1 min, sampled every 5 s) mean 1.50, max 2.25" in text
     assert "| backbone forward | 10.0 (20) | 10.0 (20) | 9% |" in text
+    # 3 min 40 s and 76.00 mIoU: within 5 min and at least 75.9.
+    assert "**met** (3.7 min, 76.00 mIoU)" in text
+    # Model forward + backward: 4 parts x 10 ms = 40 ms x 998 iterations / 2 cores = 0.3 min;
+    # the whole step: 11 parts x 10 ms = 110 ms -> 0.9 min.
+    assert "(40 ms per step) x 998 iterations / 2 = **0.3 min**" in text
+    assert "the whole step (110 ms: + data, loss, optimizer) = **0.9 min**" in text
+
+
+def test_a_slow_or_weak_demo_misses_the_target():
+    demo = {"phases": {"total": 301.0}, "miou": 80.0, "iterations": 2000}
+    assert "**not met** (5.0 min, 80.00 mIoU)" in demo_time.target_lines(demo, None, 2)[0]
+    demo = {"phases": {"total": 200.0}, "miou": 75.8, "iterations": 2000}
+    assert "**not met**" in demo_time.target_lines(demo, None, 2)[0]
 
 
 def test_refuses_a_workdir_that_holds_files(tmp_path):
