@@ -394,7 +394,7 @@ def target_lines(demo: Dict, profile: Optional[Dict], cores: int) -> List[str]:
         iters = demo["iterations"]
         lines.append(
             f"- Least training time of this recipe, from the one-thread profile below, with "
-            f"both of {cores} cores used perfectly: the model's forward + backward alone "
+            f"all {cores} cores used perfectly: the model's forward + backward alone "
             f"({model_s * 1e3:.0f} ms per step) x {iters} iterations / {cores} = "
             f"**{model_s * iters / cores / 60:.1f} min**; the whole step ({step_s * 1e3:.0f} ms: "
             f"+ data, loss, optimizer) = **{step_s * iters / cores / 60:.1f} min**, against "

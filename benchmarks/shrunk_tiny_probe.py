@@ -27,7 +27,6 @@ from detectron2.data import detection_utils as utils
 
 import segvit.data  # noqa: F401  (registers the synthetic dataset)
 from segvit.modeling.backbone.utils import map_to_tokens
-from segvit.modeling.heads.sdpa_decoder import decoder_layer_forward
 
 SEGVIT = "configs/synthetic/segvit_tiny.py"
 SHRUNK = "configs/synthetic/segvit_shrunk_tiny.py"
@@ -54,20 +53,8 @@ def segvit_atm_input(model, images: torch.Tensor) -> torch.Tensor:
 
 def shrunk_atm_input(model, images: torch.Tensor):
     """(B, N, d) QU output that Shrunk's ATM stage attends to, and the (1, N, d) query table."""
-    features = model.backbone(model.normalize(images))
-    head = model.head
-    first = features[head.in_features[0]]
-    hw = tuple(first.shape[-2:])
-    table = head.queries(hw)
-    query = table.repeat(images.shape[0], 1, 1)
-    for name, proj, norm, layers in zip(
-        head.in_features, head.input_proj, head.proj_norm, head.qu_decoders
-    ):
-        tokens, _ = map_to_tokens(features[name])
-        memory = norm(proj(tokens))
-        for layer in layers:
-            query = decoder_layer_forward(layer, query, memory)
-    return query, table
+    query, hw = model.head.upsample(model.backbone(model.normalize(images)))
+    return query, model.head.queries(hw)
 
 
 def relative_pair_differences(tokens: torch.Tensor) -> list:

@@ -161,16 +161,15 @@ class QUATMHead(nn.Module):
             self.qu_queries.weight.unsqueeze(0), self.query_grid, hw, mode=self.query_resize_mode
         )
 
-    def forward(self, features: Dict[str, Tensor]) -> Dict:
-        """
+    def upsample(self, features: Dict[str, Tensor]) -> Tuple[Tensor, Tuple[int, int]]:
+        """Query-based up-sampling: the QU decoders' output, the tokens the ATM stage reads.
+
         Args:
             features (dict[str, Tensor]): backbone outputs; ``features[in_features[0]]`` is the
                 (B, C, h16, w16) map that fixes the output grid, the others any (B, C, h_i, w_i).
 
         Returns:
-            dict with "pred_logits" (B, K, K+1) and "pred_masks" (B, K, h16, w16) of the last ATM
-            layer and "aux_outputs": the same two keys for the earlier ATM layers (each layer's own
-            mask, not summed).
+            tuple: (B, h16*w16, d) query tokens and their grid ``(h16, w16)``.
         """
         first = features[self.in_features[0]]
         batch, hw = first.shape[0], tuple(first.shape[-2:])
@@ -182,6 +181,19 @@ class QUATMHead(nn.Module):
             memory = norm(proj(tokens))  # (B, h_i*w_i, d)
             for layer in layers:  # = layer(query, memory), attention through SDPA
                 query = decoder_layer_forward(layer, query, memory)  # (B, h16*w16, d)
+        return query, hw
+
+    def forward(self, features: Dict[str, Tensor]) -> Dict:
+        """
+        Args:
+            features (dict[str, Tensor]): as :meth:`upsample`.
+
+        Returns:
+            dict with "pred_logits" (B, K, K+1) and "pred_masks" (B, K, h16, w16) of the last ATM
+            layer and "aux_outputs": the same two keys for the earlier ATM layers (each layer's own
+            mask, not summed).
+        """
+        query, hw = self.upsample(features)
         return self.atm(tokens_to_map(query, hw))  # ATM on the (B, d, h16, w16) map
 
 
