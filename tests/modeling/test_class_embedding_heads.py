@@ -16,7 +16,7 @@ from segvit.modeling.heads.depict_attention import TiedProjectionAttention
 from segvit.modeling.heads.depict_head import DEPICTHead
 from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
 from segvit.modeling.meta_arch.inference import InferenceConfig
-from segvit.modeling.meta_arch.setr import SETR
+from segvit.modeling.meta_arch.setr import PerPixelSegmentor
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIGS = {
@@ -104,7 +104,7 @@ def test_tiny_config_builds_trains_infers_and_round_trips(path, tmp_path):
     LazyConfig.save(cfg, str(saved))
     cfg = LazyConfig.load(str(saved))
     model = instantiate(cfg.model)
-    assert isinstance(model, SETR) and isinstance(model.head, TINY_CONFIGS[path])
+    assert isinstance(model, PerPixelSegmentor) and isinstance(model.head, TINY_CONFIGS[path])
     if "depict" in path:
         assert model.head.mode == ("ca" if "_ca_" in path else "sa")
     num_classes = cfg.model.head.num_classes
