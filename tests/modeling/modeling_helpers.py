@@ -51,12 +51,16 @@ def tiny_segvit(num_classes: int, inference=None) -> SegViT:
 
 # The per-pixel decoders on a 2-block ViT whose block 1 they read: small widths, official shapes.
 PER_PIXEL_HEADS = {
-    "setr": lambda k: SETRNaiveHead(in_feature="block1", in_channels=64, num_classes=k, channels=16),
+    "setr": lambda k: SETRNaiveHead(
+        in_feature="block1", in_channels=64, num_classes=k, channels=16
+    ),
     "segmenter": lambda k: SegmenterMaskHead(
         in_feature="block1", in_channels=64, num_classes=k, d_model=64, num_heads=4
     ),
     "depict_sa": lambda k: DEPICTHead(in_feature="block1", in_channels=64, num_classes=k),
-    "depict_ca": lambda k: DEPICTHead(in_feature="block1", in_channels=64, num_classes=k, mode="ca"),
+    "depict_ca": lambda k: DEPICTHead(
+        in_feature="block1", in_channels=64, num_classes=k, mode="ca"
+    ),
 }
 
 

@@ -10,9 +10,6 @@ from modeling_helpers import random_inputs as shared_random_inputs
 from modeling_helpers import tiny_segvit as shared_tiny_segvit
 
 from segvit import add_segvit_config
-from segvit.modeling.backbone.vit import ViT
-from segvit.modeling.heads.atm_head import ATMHead
-from segvit.modeling.losses.atm_criterion import ATMCriterion
 from segvit.modeling.meta_arch.inference import InferenceConfig, slide_windows
 from segvit.modeling.meta_arch.postprocess import combine_masks_and_classes
 from segvit.modeling.meta_arch.segvit import SegViT
