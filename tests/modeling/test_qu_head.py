@@ -90,7 +90,8 @@ def test_query_grid_follows_the_input_size():
 
 
 def test_shrunk_head_parameter_count_matches_the_paper_arithmetic():
-    """facts section 7: Shrunk head, ViT-L (C 1024, d 512, 16 heads), ADE20K 640 (K 150)."""
+    """zbwxp/SegVit decode_heads/tpn_atm_head.py:TPNATMHead, counted by hand: ViT-L (C 1024,
+    d 512, 16 heads), ADE20K 640 (K 150)."""
     head = QUATMHead(
         in_features=["block7", "block23"],
         in_channels=1024,
