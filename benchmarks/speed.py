@@ -269,7 +269,7 @@ def straightforward_scores(outputs: Dict, image_size: Tuple[int, int]) -> torch.
     """The post-head work as written before: upsample all masks, sigmoid, einsum, crop, resize."""
     from detectron2.modeling.postprocessing import sem_seg_postprocess
 
-    from segvit.modeling.meta_arch.segvit import combine_masks_and_classes
+    from segvit.modeling.meta_arch.postprocess import combine_masks_and_classes
 
     masks = torch.nn.functional.interpolate(
         outputs["pred_masks"], size=outputs["padded_size"], mode="bilinear", align_corners=False
@@ -281,7 +281,7 @@ def straightforward_scores(outputs: Dict, image_size: Tuple[int, int]) -> torch.
 def banded_scores(outputs: Dict, image_size: Tuple[int, int]) -> torch.Tensor:
     """The post-head work of ``SegViT.predict_scores`` + ``crop_and_resize`` (the model's)."""
     from segvit.modeling.meta_arch.postprocess import crop_and_resize
-    from segvit.modeling.meta_arch.segvit import upsample_and_combine
+    from segvit.modeling.meta_arch.postprocess import upsample_and_combine
 
     scores = upsample_and_combine(
         outputs["pred_logits"], outputs["pred_masks"], outputs["padded_size"], image_size

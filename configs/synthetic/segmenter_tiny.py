@@ -13,13 +13,13 @@ a pretrained ViT and is not used here (docs/design.md).
 from detectron2.config import LazyCall as L
 
 from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
-from segvit.modeling.meta_arch.setr import SETR
+from segvit.modeling.meta_arch.setr import PerPixelSegmentor
 
 from .segvit_tiny import dataloader, lr_multiplier
 from .segvit_tiny import model as segvit_model
 from .segvit_tiny import optimizer, train
 
-model = L(SETR)(
+model = L(PerPixelSegmentor)(
     backbone=segvit_model.backbone,
     head=L(SegmenterMaskHead)(
         in_feature="block3",

@@ -12,13 +12,13 @@ from detectron2.config import LazyCall as L
 
 from segvit.data.synthetic import SYNTHETIC_CLASSES
 from segvit.modeling.heads.setr_head import SETRNaiveHead
-from segvit.modeling.meta_arch.setr import SETR
+from segvit.modeling.meta_arch.setr import PerPixelSegmentor
 
 from .segvit_tiny import dataloader, lr_multiplier
 from .segvit_tiny import model as segvit_tiny
 from .segvit_tiny import optimizer, train
 
-model = L(SETR)(
+model = L(PerPixelSegmentor)(
     backbone=segvit_tiny.backbone,
     head=L(SETRNaiveHead)(
         in_feature="block3",  # 0-indexed: the last of 4 blocks

@@ -12,9 +12,9 @@ from detectron2.data import DatasetCatalog
 
 import segvit  # noqa: F401  (registers datasets)
 from segvit.modeling.backbone.vit import ViT
-from segvit.modeling.heads.atm_head import ATMHead
+from segvit.modeling.heads.atm_head import ATMHead, ATMSingleStageHead
 from segvit.modeling.heads.depict_head import DEPICTHead
-from segvit.modeling.heads.qu_head import ATMSingleHead, QUATMHead
+from segvit.modeling.heads.qu_head import QUATMHead
 from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
 from segvit.modeling.heads.setr_head import SETRNaiveHead
 
@@ -38,7 +38,7 @@ def shrink(cfg) -> bool:
     if backbone_cls is None or not issubclass(backbone_cls, ViT) or head_cls is None:
         return False
     backbone.update(pretrain_img_size=32, embed_dim=32, num_heads=2, drop_path_rate=0.0)
-    if issubclass(head_cls, (ATMHead, ATMSingleHead, QUATMHead)):
+    if issubclass(head_cls, (ATMHead, ATMSingleStageHead, QUATMHead)):
         head.update(embed_dim=16, num_heads=2)
     elif issubclass(head_cls, SETRNaiveHead):
         head.update(channels=8, norm="BN")

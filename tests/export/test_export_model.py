@@ -254,7 +254,7 @@ def test_package_and_tool_import_without_onnx():
 
 
 def test_tensor_padding_equals_imagelist():
-    """SemanticSegmentor.pad of a tensor batch (F.pad, exportable) = Detectron2's ImageList."""
+    """SegmentorBase.pad of a tensor batch (F.pad, exportable) = Detectron2's ImageList."""
     model = tiny_model(TINY_SEGVIT)
     images = torch.randn(2, 3, 37, 45)
     expected = ImageList.from_tensors(list(images), model.size_divisibility).tensor

@@ -20,15 +20,6 @@ AUX_LOGITS = [[0.5, 0.5, -1.0, 0.2], [1.0, -2.0, 0.0, 0.0], [0.0, 0.3, 0.6, 0.9]
 AUX_MASKS = [0.7, -0.3, -1.2]  # 1x1 maps: upsampled to 2x2 they are constant
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (two threads on two busy cores spin-wait)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # ---- references written with explicit formulas (plain Python floats) ----
 def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))

@@ -18,15 +18,6 @@ C, D, HEADS, K = 64, 32, 4, 5
 FEATURES = ["block11", "block7", "block5"]  # stage order, deepest first
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (two threads on two busy cores spin-wait)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _tiny_head(**kwargs) -> ATMHead:
     return ATMHead(
         in_features=FEATURES, in_channels=C, num_classes=K, embed_dim=D, num_heads=HEADS, **kwargs
@@ -109,22 +100,6 @@ def test_masks_are_attention_similarity_summed_over_stages():
     got = [aux["pred_masks"] for aux in out["aux_outputs"]] + [out["pred_masks"]]
     for e, g in zip(expected, got):
         torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-5)
-
-
-def test_class_logits_use_shared_classifier_on_stage_outputs():
-    head = _tiny_head().eval()
-    stage_queries = []
-    hooks = [
-        layers[-1].register_forward_hook(lambda m, a, o: stage_queries.append(o[0]))
-        for layers in head.decoders
-    ]
-    with torch.no_grad():
-        out = head(_features(GRIDS["non_square"]))
-    for hook in hooks:
-        hook.remove()
-    got = [aux["pred_logits"] for aux in out["aux_outputs"]] + [out["pred_logits"]]
-    for query, logits in zip(stage_queries, got):
-        torch.testing.assert_close(logits, head.class_embed(query))
 
 
 def test_cross_attention_update_is_softmax_attention():

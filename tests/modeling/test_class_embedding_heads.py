@@ -16,7 +16,7 @@ from segvit.modeling.heads.depict_attention import TiedProjectionAttention
 from segvit.modeling.heads.depict_head import DEPICTHead
 from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
 from segvit.modeling.meta_arch.inference import InferenceConfig
-from segvit.modeling.meta_arch.setr import SETR
+from segvit.modeling.meta_arch.setr import PerPixelSegmentor
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIGS = {
@@ -32,7 +32,8 @@ def num_params(module: torch.nn.Module) -> int:
 
 @pytest.mark.parametrize(
     "mode, expected",
-    # DEPICT facts section 3: ViT-B (D 768), 150 classes, 3 layers x 3 heads x 100 (+ 3 x 3 x 50)
+    # QishuaiWen/DEPICT config.yml + model/decoder.py, counted: ViT-B (D 768), 150 classes,
+    # 3 layers x 3 heads x 100 (+ 3 x 3 x 50)
     [("sa", 812_847), ("ca", 1_164_594)],
 )
 def test_depict_parameter_count_matches_the_released_vit_b_decoder(mode, expected):
@@ -42,7 +43,8 @@ def test_depict_parameter_count_matches_the_released_vit_b_decoder(mode, expecte
 
 def test_segmenter_parameter_count_matches_the_official_vit_b_decoder():
     # proj_dec 768^2 + 768, 2 blocks of 12 * 768^2 + 13 * 768, cls_emb 150 * 768, proj_patch and
-    # proj_classes 768^2 each, decoder_norm 2 * 768, mask_norm 2 * 150 (facts section 3: 16.06 M)
+    # proj_classes 768^2 each, decoder_norm 2 * 768, mask_norm 2 * 150 (16.06 M;
+    # rstrudel/segmenter segm/model/decoder.py:MaskTransformer, ViT-B defaults)
     head = SegmenterMaskHead(in_feature="block11", in_channels=768, num_classes=150)
     d, k = 768, 150
     expected = d * d + d + 2 * (12 * d * d + 13 * d) + k * d + 2 * d * d + 2 * d + 2 * k
@@ -104,7 +106,7 @@ def test_tiny_config_builds_trains_infers_and_round_trips(path, tmp_path):
     LazyConfig.save(cfg, str(saved))
     cfg = LazyConfig.load(str(saved))
     model = instantiate(cfg.model)
-    assert isinstance(model, SETR) and isinstance(model.head, TINY_CONFIGS[path])
+    assert isinstance(model, PerPixelSegmentor) and isinstance(model.head, TINY_CONFIGS[path])
     if "depict" in path:
         assert model.head.mode == ("ca" if "_ca_" in path else "sa")
     num_classes = cfg.model.head.num_classes

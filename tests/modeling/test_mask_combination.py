@@ -11,8 +11,13 @@ from allocation_tracker import LargestTensor
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 
 from segvit.modeling.meta_arch.inference import slide_inference
-from segvit.modeling.meta_arch.postprocess import crop_and_resize, upsample_rows, upsampled_argmax
-from segvit.modeling.meta_arch.segvit import combine_masks_and_classes, upsample_and_combine
+from segvit.modeling.meta_arch.postprocess import (
+    combine_masks_and_classes,
+    crop_and_resize,
+    upsample_and_combine,
+    upsample_rows,
+    upsampled_argmax,
+)
 
 
 def straightforward_scores(logits, masks, padded_size, image_size):

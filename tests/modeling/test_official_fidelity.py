@@ -94,11 +94,11 @@ def two_pass_predict(images: torch.Tensor) -> torch.Tensor:
     return scores.view(1, 3, 1, 1).expand(1, 3, *images.shape[-2:]).clone()
 
 
-def two_pass_inference(ms_average: str, probabilities: bool = False) -> torch.Tensor:
+def two_pass_inference(ms_average: str) -> torch.Tensor:
     image = torch.tensor([1.0, 0.0]).view(1, 1, 2).expand(3, 1, 2)  # (3, 1, 2)
     cfg = InferenceConfig(mode="ms_flip", scales=(1.0,), flip=True, ms_slide=False)
     cfg = InferenceConfig(**{**cfg.__dict__, "ms_average": ms_average})
-    return run_inference(image, two_pass_predict, cfg, probabilities)  # (3, 1, 2)
+    return run_inference(image, two_pass_predict, cfg)  # (3, 1, 2)
 
 
 def test_ms_flip_averages_probabilities_like_mmseg():
@@ -114,10 +114,13 @@ def test_ms_flip_can_average_raw_scores():
     assert out.argmax(0).eq(0).all()
 
 
-def test_ms_flip_does_not_softmax_probabilities_twice():
-    """SETR's scores are probabilities already: averaged as they are."""
-    out = two_pass_inference("probs", probabilities=True)
-    torch.testing.assert_close(out[:, 0, 0], (PASS_A + PASS_B) / 2)
+def test_only_ms_flip_with_probs_averages_probabilities():
+    """Where the result is a mean of probabilities, a per-pixel model adds no second softmax
+    (``SegmentorBase.softmax_output``; model-level check: ``test_per_pixel_test_time.py``)."""
+    assert InferenceConfig(mode="ms_flip").averages_probabilities
+    assert not InferenceConfig(mode="ms_flip", ms_average="scores").averages_probabilities
+    assert not InferenceConfig(mode="slide").averages_probabilities
+    assert not InferenceConfig(mode="whole").averages_probabilities
 
 
 def test_ms_average_default_validation_and_yacs_key():

@@ -10,7 +10,8 @@ from modeling_helpers import random_inputs
 
 from segvit.config import add_segvit_config
 from segvit.modeling.backbone.shrunk_vit import ShrunkViT
-from segvit.modeling.heads.qu_head import ATMSingleHead, QUATMHead
+from segvit.modeling.heads.atm_head import ATMSingleHead, ATMSingleStageHead
+from segvit.modeling.heads.qu_head import QUATMHead
 from segvit.modeling.losses.atm_criterion import ATMCriterion
 from segvit.modeling.meta_arch.segvit import SegViT
 
@@ -46,7 +47,7 @@ def tiny_shrunk_segvit(head: str = "qu") -> SegViT:
     if head == "qu":
         module = tiny_qu_head()
     else:
-        module = ATMSingleHead(
+        module = ATMSingleStageHead(
             in_feature="block3", in_channels=64, num_classes=NUM_CLASSES, embed_dim=32, num_heads=4
         )
     return SegViT(
@@ -89,7 +90,8 @@ def test_query_grid_follows_the_input_size():
 
 
 def test_shrunk_head_parameter_count_matches_the_paper_arithmetic():
-    """facts section 7: Shrunk head, ViT-L (C 1024, d 512, 16 heads), ADE20K 640 (K 150)."""
+    """zbwxp/SegVit decode_heads/tpn_atm_head.py:TPNATMHead, counted by hand: ViT-L (C 1024,
+    d 512, 16 heads), ADE20K 640 (K 150)."""
     head = QUATMHead(
         in_features=["block7", "block23"],
         in_channels=1024,
@@ -146,5 +148,8 @@ def test_registry_builds_from_yacs():
     head = SEM_SEG_HEADS_REGISTRY.get("QUATMHead")(cfg, shapes)
     assert isinstance(head, QUATMHead) and head.query_grid == (4, 4)
     cfg.MODEL.SEGVIT.ATM.IN_FEATURES = ["block3"]
-    single = SEM_SEG_HEADS_REGISTRY.get("ATMSingleHead")(cfg, shapes)
-    assert isinstance(single, ATMSingleHead) and single.in_feature == "block3"
+    single = SEM_SEG_HEADS_REGISTRY.get("ATMSingleHead")(cfg, shapes)  # the official name
+    assert type(single) is ATMSingleStageHead is ATMSingleHead and single.in_feature == "block3"
+    with pytest.raises(ValueError, match="MODEL.SEGVIT.ATM.IN_FEATURES.*block7"):
+        cfg.MODEL.SEGVIT.ATM.IN_FEATURES = ["block7"]
+        SEM_SEG_HEADS_REGISTRY.get("ATMSingleStageHead")(cfg, shapes)

@@ -7,43 +7,18 @@ import torch
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 from modeling_helpers import random_inputs as shared_random_inputs
+from modeling_helpers import tiny_segvit as shared_tiny_segvit
 
 from segvit import add_segvit_config
-from segvit.modeling.backbone.vit import ViT
-from segvit.modeling.heads.atm_head import ATMHead
-from segvit.modeling.losses.atm_criterion import ATMCriterion
 from segvit.modeling.meta_arch.inference import InferenceConfig, slide_windows
-from segvit.modeling.meta_arch.segvit import SegViT, combine_masks_and_classes
+from segvit.modeling.meta_arch.postprocess import combine_masks_and_classes
+from segvit.modeling.meta_arch.segvit import SegViT
 
 NUM_CLASSES = 5
 
 
 def tiny_segvit(inference=None) -> SegViT:
-    backbone = ViT(
-        pretrain_img_size=64,
-        patch_size=16,
-        embed_dim=64,
-        depth=4,
-        num_heads=4,
-        drop_path_rate=0.1,
-        out_indices=(1, 2, 3),
-    )
-    head = ATMHead(
-        in_features=["block3", "block2", "block1"],
-        in_channels=64,
-        num_classes=NUM_CLASSES,
-        embed_dim=32,
-        num_heads=4,
-        layers_per_stage=2,
-    )
-    return SegViT(
-        backbone=backbone,
-        head=head,
-        criterion=ATMCriterion(num_classes=NUM_CLASSES),
-        pixel_mean=[123.675, 116.28, 103.53],
-        pixel_std=[58.395, 57.12, 57.375],
-        inference=inference,
-    )
+    return shared_tiny_segvit(NUM_CLASSES, inference)
 
 
 def random_inputs(sizes, with_target=True):

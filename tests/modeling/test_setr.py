@@ -6,36 +6,18 @@ import pytest
 import torch
 from detectron2.modeling import build_model
 from modeling_helpers import random_inputs as shared_random_inputs
+from modeling_helpers import tiny_per_pixel_model
 from yacs_helpers import tiny_setr_yacs_cfg
 
-from segvit.modeling.backbone.vit import ViT
 from segvit.modeling.heads.setr_head import SETRNaiveHead
 from segvit.modeling.meta_arch.inference import InferenceConfig
-from segvit.modeling.meta_arch.setr import SETR
+from segvit.modeling.meta_arch.setr import SETR, PerPixelSegmentor
 
 NUM_CLASSES = 5
 
 
-def tiny_setr(inference=None, **head_kwargs) -> SETR:
-    backbone = ViT(
-        pretrain_img_size=64,
-        patch_size=16,
-        embed_dim=64,
-        depth=2,
-        num_heads=4,
-        drop_path_rate=0.1,
-        out_indices=(1,),
-    )
-    head = SETRNaiveHead(
-        in_feature="block1", in_channels=64, num_classes=NUM_CLASSES, channels=16, **head_kwargs
-    )
-    return SETR(
-        backbone=backbone,
-        head=head,
-        pixel_mean=[123.675, 116.28, 103.53],
-        pixel_std=[58.395, 57.12, 57.375],
-        inference=inference,
-    )
+def tiny_setr(inference=None) -> PerPixelSegmentor:
+    return tiny_per_pixel_model("setr", NUM_CLASSES, inference)
 
 
 def random_inputs(sizes, with_target=True):
@@ -98,7 +80,8 @@ def test_build_model_from_yacs():
     cfg = tiny_setr_yacs_cfg("SETRNaiveHead", NUM_CLASSES)
     cfg.MODEL.SEM_SEG_HEAD.CONVS_DIM, cfg.MODEL.SEM_SEG_HEAD.NORM = 16, "BN"
     model = build_model(cfg).eval()
-    assert isinstance(model, SETR) and isinstance(model.head, SETRNaiveHead)
+    assert isinstance(model, PerPixelSegmentor) and isinstance(model.head, SETRNaiveHead)
+    assert SETR is PerPixelSegmentor  # the old name, kept for yacs and LazyConfig files
     with torch.no_grad():
         (result,) = model(random_inputs([(48, 64)], with_target=False))
     assert result["sem_seg"].shape == (NUM_CLASSES, 48, 64)

@@ -6,24 +6,11 @@ import torch.nn.functional as F
 from detectron2.config import get_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY
+from modeling_helpers import tiny_vit
 
 from segvit.config import add_segvit_config
 from segvit.modeling.backbone.utils import map_to_tokens, resize_pos_embed, tokens_to_map
 from segvit.modeling.backbone.vit import ViT
-
-
-def tiny_vit(**kwargs) -> ViT:
-    args = dict(
-        pretrain_img_size=64,
-        patch_size=16,
-        embed_dim=64,
-        depth=4,
-        num_heads=4,
-        drop_path_rate=0.0,
-        out_indices=(1, 2, 3),
-    )
-    args.update(kwargs)
-    return ViT(**args)
 
 
 @pytest.mark.parametrize("hw", [(64, 64), (64, 96), (80, 112)])

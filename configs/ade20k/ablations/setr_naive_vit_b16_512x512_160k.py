@@ -8,12 +8,12 @@ trained with cross-entropy; same backbone, data, optimizer (head lr x10) and sch
 from detectron2.config import LazyCall as L
 
 from segvit.modeling.heads.setr_head import SETRNaiveHead
-from segvit.modeling.meta_arch.setr import SETR
+from segvit.modeling.meta_arch.setr import PerPixelSegmentor
 
 from ..segvit_vit_b16_512x512_160k import dataloader, lr_multiplier, model, optimizer, train
 
 # SegViT ViT-B's backbone, normalisation and slide inference; SETR-naive head and CE loss.
-model = L(SETR)(
+model = L(PerPixelSegmentor)(
     backbone=model.backbone,
     head=L(SETRNaiveHead)(
         in_feature="block11",  # 0-indexed: the last of 12 blocks

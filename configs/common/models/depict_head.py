@@ -1,8 +1,9 @@
-"""The DEPICT decoder (DEPICT facts sections 1.2-1.6) in place of Segmenter's mask transformer in a
-Segmenter model config (DEPICT is a drop-in replacement of it).
+"""The DEPICT decoder (official ``QishuaiWen/DEPICT: model/decoder.py``) in place of Segmenter's
+mask transformer in a Segmenter model config (DEPICT is a drop-in replacement of it).
 
-Released defaults (``config.yml``): 3 self-attention layers, 3 heads, head width 100 (50 for the 3
-cross-attention layers of DEPICT-CA), dropout 0, decoder width = backbone width.
+Released defaults (``QishuaiWen/DEPICT: config.yml``): 3 self-attention layers, 3 heads, head
+width 100 (50 for the 3 cross-attention layers of DEPICT-CA), dropout 0, decoder width = backbone
+width.
 """
 
 from detectron2.config import LazyCall as L

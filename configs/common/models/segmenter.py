@@ -1,12 +1,13 @@
 """Segmenter (Strudel et al., ICCV 2021): ViT-B/16 + mask transformer, per-pixel cross-entropy.
 
-The backbone is our plain ViT with the options that make it Segmenter's (DEPICT facts section 1.1,
-official ``segm/model/vit.py``): a class token kept through the blocks and dropped afterwards, the
-final LayerNorm on the last block (the only one read), bilinear pos-embed resizing, LayerNorm eps
-1e-5, drop-path 0.1, "vit" normalisation (mean = std = 127.5, AugReg weights). The meta-architecture
-is the per-pixel one (``SETR``): logits upsampled bilinearly to the image, cross-entropy with
-ignore 255, softmax scores; inference slides windows of the crop with stride crop - 32 (the
-official ``segm/eval/miou.py``). Defaults: ADE20K, 150 classes, 512x512.
+The backbone is our plain ViT with the options that make it Segmenter's (official
+``rstrudel/segmenter: segm/model/vit.py``): a class token kept through the blocks and dropped
+afterwards, the final LayerNorm on the last block (the only one read), bilinear pos-embed resizing,
+LayerNorm eps 1e-5, drop-path 0.1, "vit" normalisation (mean = std = 127.5, AugReg weights). The
+meta-architecture is the per-pixel one (``PerPixelSegmentor``): logits upsampled bilinearly to the
+image, cross-entropy with ignore 255; at test time window logits averaged, then softmax; inference
+slides windows of the crop with stride crop - 32 (the official ``segm/eval/miou.py``). Defaults:
+ADE20K, 150 classes, 512x512.
 """
 
 from detectron2.config import LazyCall as L
@@ -14,9 +15,9 @@ from detectron2.config import LazyCall as L
 from segvit.modeling.backbone.vit import ViT
 from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
 from segvit.modeling.meta_arch.inference import InferenceConfig
-from segvit.modeling.meta_arch.setr import SETR
+from segvit.modeling.meta_arch.setr import PerPixelSegmentor
 
-model = L(SETR)(
+model = L(PerPixelSegmentor)(
     backbone=L(ViT)(
         pretrain_img_size=512,  # pos-embed at the crop grid, as Segmenter stores it
         patch_size=16,

@@ -1,4 +1,5 @@
-"""SegViT with a ViT-B/16 backbone and the cascaded ATM head (facts sections 1-3).
+"""SegViT with a ViT-B/16 backbone and the cascaded ATM head (paper Sec. 3; official
+``zbwxp/SegVit: configs/_base_/models/seg_vit-b16.py``, ``decode_heads/atm_head.py:ATMHead``).
 
 Defaults: ADE20K (150 classes), 512x512 crops, ImageNet mean/std (the ViT-B recipe of issue #2).
 """

@@ -1,5 +1,6 @@
 """Shrunk SegViT with ViT-L/16: query-based down-sampling (QD) in the backbone, query-based
-up-sampling (QU) + a single ATM stage as the head (paper Sec. 3.2, Fig. 3c; facts section 4).
+up-sampling (QU) + a single ATM stage as the head (paper Sec. 3.2, Fig. 3c; official
+``zbwxp/SegVit: configs/segvit/shrink/segvit_vit-l_jax_shrink8_tpnatm.py``).
 
 Defaults: ADE20K at 640x640 as ``segvit_vit_l.py``; dataset files set ``head.query_grid`` to their
 crop / 16 and the slide window.

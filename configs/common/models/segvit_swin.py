@@ -1,4 +1,6 @@
-"""SegViT on Swin-T (paper Table 6: 47.1 mIoU on ADE20K, 48.0 GFLOPs at 512x512; facts section 8).
+"""SegViT on Swin-T (paper Table 6: 47.1 mIoU on ADE20K, 48.0 GFLOPs at 512x512; the authors' dev
+repo ``zbwxp/seg_Vit``, branch ``cocostuff``,
+``configs/segvit/swin/segvit_swin_tiny_512x512_160k_ade20k.py``).
 
 Swin-T stages 2-4 (res3-res5, strides 8/16/32) go through Mask2Former's deformable-attention
 encoder used as a neck (256-d, 3 layers: see below), then the ATM head runs 3 stages x 3 layers on
@@ -6,9 +8,9 @@ the refined maps, coarsest first, without input projections (``use_proj=False``:
 already gives 256-d), summing the mask logits at 1/8. Everything else (criterion, normalisation,
 slide inference) is the ViT-B SegViT config this file imports.
 
-Neck depth: facts section 8 calls the dev repo's neck "Mask2Former-style 6-layer", but 6 layers
-cost 24.4 GFLOPs alone and put the model at 60.9 GFLOPs, 27% above the paper's own 48.0. Three
-layers give 48.9 (+1.9%), so this config follows the published number; set
+Neck depth: the dev repo's ``Deformable_DETR`` neck is a Mask2Former-style 6-layer encoder, but 6
+layers cost 24.4 GFLOPs alone and put the model at 60.9 GFLOPs, 27% above the paper's own 48.0.
+Three layers give 48.9 (+1.9%), so this config follows the published number; set
 ``model.backbone.pixel_decoder.transformer_enc_layers=6`` for the 6-layer neck (docs/design.md).
 """
 

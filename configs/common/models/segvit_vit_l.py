@@ -1,4 +1,5 @@
-"""SegViT with a ViT-L/16 backbone and the cascaded ATM head (facts sections 1, 2 and 5).
+"""SegViT with a ViT-L/16 backbone and the cascaded ATM head (paper Sec. 3; official
+``zbwxp/SegVit: configs/segvit/segvit_vit-l_jax_640x640_160k_ade20k.py``).
 
 Defaults: ADE20K at 640x640 (150 classes, slide window 640 / stride 608). Weights: the AugReg
 ViT-L/16 (in21k -> in1k @384) of the official configs, hence mean = std = 127.5.

@@ -1,6 +1,6 @@
 """What can be exported, and the module that is: image tensor -> per-class scores (-> labels).
 
-:class:`ExportableSegmentor` wraps a :class:`~segvit.modeling.meta_arch.base.SemanticSegmentor`
+:class:`ExportableSegmentor` wraps a :class:`~segvit.modeling.meta_arch.base.SegmentorBase`
 and calls its own whole-image scoring path (``predict_scores``), so a change of the model's
 inference code is exported as it is, with no copy here. Normalisation is inside the graph when the
 input is raw; slide windows and multi-scale stay outside (docs/deployment.md).
@@ -18,7 +18,7 @@ from torch import nn
 
 from ..modeling.backbone.vit import ViT
 from ..modeling.heads.qu_head import QUATMHead
-from ..modeling.meta_arch.base import SemanticSegmentor
+from ..modeling.meta_arch.base import SegmentorBase
 
 __all__ = [
     "EXPORTABLE_HEADS",
@@ -35,7 +35,7 @@ __all__ = [
 EXPORTABLE_HEADS: Dict[str, str] = {
     "ATMHead": "SegViT",
     "QUATMHead": "Shrunk SegViT",
-    "ATMSingleHead": "naive Shrunk SegViT",
+    "ATMSingleStageHead": "naive Shrunk SegViT",
     "SETRNaiveHead": "SETR-naive",
     "SegmenterMaskHead": "Segmenter",
     "DEPICTHead": "DEPICT",
@@ -54,10 +54,10 @@ class ExportError(ValueError):
 
 def check_exportable(model: nn.Module) -> str:
     """Return the model's name in :data:`EXPORTABLE_HEADS`, or raise :class:`ExportError`."""
-    if not isinstance(model, SemanticSegmentor):
+    if not isinstance(model, SegmentorBase):
         raise ExportError(
             f"{type(model).__name__} cannot be exported: only SegViT-D2 meta-architectures "
-            "(SemanticSegmentor subclasses with a whole-image predict_scores) are supported. "
+            "(SegmentorBase subclasses with a whole-image predict_scores) are supported. "
             "MaskFormer/Mask2Former baselines are not (list-of-dicts inputs, Python post-processing"
             ", pure-PyTorch deformable attention)."
         )
@@ -75,7 +75,7 @@ def check_exportable(model: nn.Module) -> str:
     return EXPORTABLE_HEADS[head]
 
 
-def check_input_size(model: SemanticSegmentor, height: int, width: int) -> None:
+def check_input_size(model: SegmentorBase, height: int, width: int) -> None:
     """The exported graph does not pad: H and W must be positive multiples of the patch size."""
     div = max(int(model.size_divisibility), 1)
     if height <= 0 or width <= 0 or height % div or width % div:
@@ -90,7 +90,7 @@ def _grid(size: int, stride: int) -> int:
     return -(-size // stride)  # ceil: an odd Shrunk grid keeps its last row (shrunk_vit.py)
 
 
-def fix_input_size(model: SemanticSegmentor, height: int, width: int) -> SemanticSegmentor:
+def fix_input_size(model: SegmentorBase, height: int, width: int) -> SegmentorBase:
     """A copy of ``model`` whose size-dependent tables are stored for an ``height x width`` input.
 
     The ViT position embedding (and the QU head's query table) are resized once here with the
@@ -116,7 +116,7 @@ def fix_input_size(model: SemanticSegmentor, height: int, width: int) -> Semanti
     return model
 
 
-def check_dynamic(model: SemanticSegmentor) -> None:
+def check_dynamic(model: SegmentorBase) -> None:
     """Raise :class:`ExportError` if a table of ``model`` is resized with a mode ONNX lacks."""
     tables = {
         "the ViT position embedding": getattr(model.backbone, "pos_embed_interp", "bicubic"),
@@ -142,7 +142,7 @@ class ExportableSegmentor(nn.Module):
         argmax: also return the label map ``scores.argmax(1)``.
     """
 
-    def __init__(self, model: SemanticSegmentor, *, raw_input: bool = True, argmax: bool = False):
+    def __init__(self, model: SegmentorBase, *, raw_input: bool = True, argmax: bool = False):
         super().__init__()
         self.model = model
         self.raw_input = raw_input

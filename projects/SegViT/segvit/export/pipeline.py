@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from ..modeling.meta_arch.base import SemanticSegmentor
+from ..modeling.meta_arch.base import SegmentorBase
 from .exportable import (
     ExportableSegmentor,
     ExportError,
@@ -71,7 +71,7 @@ def check_output(path: str, overwrite: bool) -> None:
         raise ExportError(f"the output folder {folder} is a file")
 
 
-def build_exportable(model: SemanticSegmentor, request: ExportRequest) -> ExportableSegmentor:
+def build_exportable(model: SegmentorBase, request: ExportRequest) -> ExportableSegmentor:
     """Check the model and size, fix the size-dependent tables (unless dynamic) and wrap it."""
     check_exportable(model)
     check_input_size(model, request.height, request.width)
@@ -84,7 +84,7 @@ def build_exportable(model: SemanticSegmentor, request: ExportRequest) -> Export
 
 
 def export_model(
-    model: SemanticSegmentor,
+    model: SegmentorBase,
     request: ExportRequest,
     path: str,
     *,
@@ -154,7 +154,7 @@ def export_model(
     }
 
 
-def _normalize(model: SemanticSegmentor, images):
+def _normalize(model: SegmentorBase, images):
     mean = model.pixel_mean.cpu().numpy()
     std = model.pixel_std.cpu().numpy()
     return ((images - mean) / std).astype(images.dtype)

@@ -1,6 +1,6 @@
 """Shrunk ViT: plain ViT with query-based down-sampling (QD) in one block (SegViT Sec. 3.2, Fig. 3).
 
-Facts: ``segvit_facts.md`` section 4 (official ``vit_shrink``): inside block ``shrink_idx`` the
+Official ``zbwxp/SegVit: backbone/vit_shrink.py``: inside block ``shrink_idx`` the
 queries are the top-left token of every 2x2 window (nearest 2x down-sampling), keys and values are
 all tokens; both go through the block's LayerNorm1 and its pretrained attention; the residual is
 added to the down-sampled (un-normalised) tokens, then LayerNorm2 + MLP + residual as usual. Blocks

@@ -1,7 +1,7 @@
 """Token-grid helpers for plain-ViT backbones: pos-embed resizing and token <-> map reshapes.
 
-Every helper takes the grid size ``(h, w)`` explicitly; nothing assumes a square grid
-(the official SegViT did, see ``segvit_facts.md`` section 10, issue #20).
+Every helper takes the grid size ``(h, w)`` explicitly; nothing assumes a square grid (the
+official SegViT did: its token -> map reshapes take h = w = sqrt(N), ``zbwxp/SegVit`` issue #20).
 """
 
 import math
@@ -89,6 +89,8 @@ def map_to_tokens(x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
     Returns:
         tuple[Tensor, tuple[int, int]]: tokens (B, h * w, C) and the grid ``(h, w)``.
     """
+    if x.dim() != 4:
+        raise ValueError(f"expected a (B, C, h, w) feature map, got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
     return x.flatten(2).transpose(1, 2), (h, w)
 

@@ -1,16 +1,18 @@
 """ATM decode heads (SegViT paper, Sec. 3.2 and Fig. 2).
 
-``ATMHead`` is the cascaded head for plain ViTs: one sequence of class queries runs through 3
-stages of 3 ATM decoder layers, each stage attending to a different backbone layer (deepest first).
-The mask logits of the stages are summed cumulatively. ``ATMSingleStageHead`` is one stage whose
-every layer is supervised and whose masks are not summed (the decoder after query-based up-sampling,
-Fig. 3c).
+``ATMHead`` (official ``zbwxp/SegVit: decode_heads/atm_head.py:ATMHead``) is the cascaded head
+for plain ViTs: one sequence of class queries runs through 3 stages of 3 ATM decoder layers, each
+stage attending to a different backbone layer (deepest first). The mask logits of the stages are
+summed cumulatively. ``ATMSingleStageHead`` (official ``decode_heads/atm_single_head.py:
+ATMSingleHead``, registered under that name too) is one stage whose every layer is supervised and
+whose masks are not summed: the "Naive Shrunk" decoder on one backbone feature (Fig. 3b, Table 8)
+and the decoder after query-based up-sampling (Fig. 3c, inside ``QUATMHead``).
 
 Both heads return one dict contract (see ``ATMHead.forward``) in training and evaluation; masks stay
 at feature resolution: the meta-architecture and the criterion upsample them.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -20,35 +22,20 @@ from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
 from torch import Tensor, nn
 
 from .atm_layers import ATMDecoderLayer
+from .common import check_in_features, init_linear_and_layernorm, map_to_tokens
 
-__all__ = ["ATMHead", "ATMSingleStageHead", "init_atm_weights", "share_in_proj_init"]
-
-
-def init_atm_weights(module: nn.Module) -> None:
-    """Official ATM head init: every ``nn.Linear`` (``nn.MultiheadAttention.out_proj`` included)
-    gets trunc-normal(std 0.02) weights and zero bias; every LayerNorm gets (1, 0). Everything else
-    keeps PyTorch's init: ``nn.Embedding`` class queries N(0, 1) and the xavier-uniform
-    ``in_proj_weight`` of ``nn.MultiheadAttention`` (a Parameter, not a Linear).
-    """
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+__all__ = ["ATMHead", "ATMSingleHead", "ATMSingleStageHead", "share_in_proj_init"]
 
 
 def share_in_proj_init(layers: Sequence[nn.Module]) -> None:
     """Give every layer of ``layers`` the initial ``in_proj`` weights of the first one.
 
-    Official init (facts section 2; ``docs/design.md``): each official decoder stage is an
-    ``nn.TransformerDecoder``, which deep-copies one layer, and the heads' re-initialisation touches
-    ``nn.Linear`` and ``nn.LayerNorm`` modules only. So the fused q/k/v ``in_proj_weight`` (and the
-    zero ``in_proj_bias``) of every ``nn.MultiheadAttention`` start equal in all layers of a stage
-    (separate tensors with equal values; training moves them apart). Call after the other init;
-    it draws no random numbers.
+    Official init (``zbwxp/SegVit: decode_heads/atm_head.py:ATMHead``; ``docs/design.md``): each
+    official decoder stage is an ``nn.TransformerDecoder``, which deep-copies one layer, and the
+    heads' re-initialisation touches ``nn.Linear`` and ``nn.LayerNorm`` modules only. So the fused
+    q/k/v ``in_proj_weight`` (and the zero ``in_proj_bias``) of every ``nn.MultiheadAttention``
+    start equal in all layers of a stage (separate tensors with equal values; training moves them
+    apart). Call after the other init; it draws no random numbers.
 
     Args:
         layers (sequence[nn.Module]): the layers of one stage / decoder, all of the same type.
@@ -79,14 +66,6 @@ def _input_projection(
             "set use_proj=True or embed_dim to the feature channels."
         )
     return nn.Identity(), nn.Identity()
-
-
-def _to_tokens(x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-    """(B, C, h, w) feature map -> (B, h*w, C) row-major tokens and the grid size (h, w)."""
-    if x.dim() != 4:
-        raise ValueError(f"ATM heads take (B, C, h, w) feature maps, got shape {tuple(x.shape)}.")
-    h, w = x.shape[-2:]
-    return x.flatten(2).transpose(1, 2), (h, w)
 
 
 def _resize(mask: Tensor, size: Tuple[int, int]) -> Tensor:
@@ -157,7 +136,7 @@ class ATMHead(nn.Module):
         )
         self.query_embed = nn.Embedding(num_classes, embed_dim)  # one query per class
         self.class_embed = nn.Linear(embed_dim, num_classes + 1)  # last column: no-object
-        init_atm_weights(self)
+        init_linear_and_layernorm(self)
         if shared_in_proj_init:
             for layers in self.decoders:
                 share_in_proj_init(layers)
@@ -166,18 +145,11 @@ class ATMHead(nn.Module):
     def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
         atm = cfg.MODEL.SEGVIT.ATM
         in_features = list(atm.IN_FEATURES)
-        missing = [f for f in in_features if f not in input_shape]
-        if missing:
-            raise ValueError(
-                f"MODEL.SEGVIT.ATM.IN_FEATURES {missing} are not backbone outputs "
-                f"{sorted(input_shape)}; check MODEL.SEGVIT.VIT.OUT_INDICES."
-            )
-        channels = {input_shape[f].channels for f in in_features}
-        if len(channels) != 1:
-            raise ValueError(f"ATMHead needs equal channels in all in_features, got {channels}.")
         return {
             "in_features": in_features,
-            "in_channels": channels.pop(),
+            "in_channels": check_in_features(
+                input_shape, in_features, "MODEL.SEGVIT.ATM.IN_FEATURES"
+            ),
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             "embed_dim": atm.EMBED_DIM,
             "num_heads": atm.NUM_HEADS,
@@ -208,7 +180,7 @@ class ATMHead(nn.Module):
         for name, proj, norm, layers in zip(
             self.in_features, self.input_proj, self.proj_norm, self.decoders
         ):
-            tokens, (h, w) = _to_tokens(features[name])  # (B, h*w, C)
+            tokens, (h, w) = map_to_tokens(features[name])  # (B, h*w, C)
             memory = norm(proj(tokens))  # (B, h*w, d)
             for layer in layers:
                 query, mask = layer(query, memory)  # only the last layer's mask is used
@@ -224,18 +196,27 @@ class ATMHead(nn.Module):
         return {**outputs[-1], "aux_outputs": outputs[:-1]}
 
 
+@SEM_SEG_HEADS_REGISTRY.register()
 class ATMSingleStageHead(nn.Module):
-    """One stage of ATM decoder layers where every layer is supervised and masks are not summed.
+    """One stage of ATM decoder layers, every layer supervised, masks not summed.
 
-    This is the official ``ATMSingleHead`` used after query-based up-sampling in the Shrunk
-    structure (paper Sec. 3.2, Fig. 3c); there it takes the QU output with ``use_proj=False``.
+    Official ``zbwxp/SegVit: decode_heads/atm_single_head.py:ATMSingleHead`` (also registered under
+    that name, so yacs ``MODEL.SEM_SEG_HEAD.NAME: ATMSingleHead`` builds this class). Two uses:
+
+    - the "Naive Shrunk" decoder (paper Fig. 3b, Table 8): ``in_feature`` names the 1/32 output of
+      a :class:`~segvit.modeling.backbone.shrunk_vit.ShrunkViT`, read through Linear(C -> d) +
+      LayerNorm;
+    - the decoder after query-based up-sampling (Fig. 3c): :class:`~.qu_head.QUATMHead` calls it
+      on the QU output map with ``use_proj=False`` and no ``in_feature``.
     """
 
+    @configurable
     def __init__(
         self,
         *,
         in_channels: int,
         num_classes: int,
+        in_feature: Optional[str] = None,
         embed_dim: int = 384,
         num_heads: int = 12,
         num_layers: int = 3,
@@ -248,9 +229,11 @@ class ATMSingleStageHead(nn.Module):
         Args:
             in_channels (int): channels C of the input map.
             num_classes (int): number of classes K = number of class queries.
+            in_feature (str or None): backbone feature read when ``forward`` gets the backbone
+                outputs, e.g. ``"block11"``; None when the head is called on a map.
             embed_dim (int): decoder width d.
             num_heads (int): attention heads.
-            num_layers (int): ATM decoder layers; each one yields an output.
+            num_layers (int): ATM decoder layers; each one yields an output (the last: final).
             ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
             dropout (float): dropout of the decoder layers.
             use_proj (bool): Linear(C -> d) + LayerNorm(d) on the input; Identity if False (C == d).
@@ -260,6 +243,7 @@ class ATMSingleStageHead(nn.Module):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+        self.in_feature = in_feature
         self.num_classes = num_classes
         self.input_proj, self.proj_norm = _input_projection(in_channels, embed_dim, use_proj)
         self.layers = nn.ModuleList(
@@ -268,21 +252,47 @@ class ATMSingleStageHead(nn.Module):
         )
         self.query_embed = nn.Embedding(num_classes, embed_dim)
         self.class_embed = nn.Linear(embed_dim, num_classes + 1)
-        init_atm_weights(self)
+        init_linear_and_layernorm(self)
         if shared_in_proj_init:
             share_in_proj_init(self.layers)
 
-    def forward(self, x: Tensor) -> Dict:
+    @classmethod
+    def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
+        atm = cfg.MODEL.SEGVIT.ATM
+        in_feature = atm.IN_FEATURES[0]
+        return {
+            "in_feature": in_feature,
+            "in_channels": check_in_features(
+                input_shape, [in_feature], "MODEL.SEGVIT.ATM.IN_FEATURES[0]"
+            ),
+            "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
+            "embed_dim": atm.EMBED_DIM,
+            "num_heads": atm.NUM_HEADS,
+            "num_layers": atm.LAYERS_PER_STAGE,
+            "ffn_ratio": atm.FFN_RATIO,
+            "dropout": atm.DROPOUT,
+            "shared_in_proj_init": atm.SHARED_IN_PROJ_INIT,
+        }
+
+    def forward(self, features: Union[Tensor, Dict[str, Tensor]]) -> Dict:
         """
         Args:
-            x (Tensor): (B, C, h, w) feature map.
+            features (Tensor or dict[str, Tensor]): a (B, C, h, w) map, or the backbone outputs,
+                of which ``features[in_feature]`` (B, C, h, w) is read.
 
         Returns:
             dict with "pred_logits" (B, K, K+1) and "pred_masks" (B, K, h, w) of the last layer, and
             "aux_outputs": a list with the same two keys for layers 1..L-1 (each layer's own mask).
         """
-        batch = x.shape[0]
-        tokens, (h, w) = _to_tokens(x)  # (B, h*w, C)
+        if isinstance(features, dict):
+            if self.in_feature is None:
+                raise ValueError(
+                    "ATMSingleStageHead(in_feature=None) takes a (B, C, h, w) map, not the "
+                    "backbone outputs; set in_feature to the backbone feature to read."
+                )
+            features = features[self.in_feature]
+        batch = features.shape[0]
+        tokens, (h, w) = map_to_tokens(features)  # (B, h*w, C)
         memory = self.proj_norm(self.input_proj(tokens))  # (B, h*w, d)
         query = self.query_embed.weight.unsqueeze(0).repeat(batch, 1, 1)  # (B, K, d)
         outputs = []
@@ -295,3 +305,9 @@ class ATMSingleStageHead(nn.Module):
                 }
             )
         return {**outputs[-1], "aux_outputs": outputs[:-1]}
+
+
+# The official name, for yacs (MODEL.SEM_SEG_HEAD.NAME: ATMSingleHead) and Python imports. fvcore's
+# Registry registers under ``__name__`` only; ``_do_register`` adds a second name for one class.
+SEM_SEG_HEADS_REGISTRY._do_register("ATMSingleHead", ATMSingleStageHead)
+ATMSingleHead = ATMSingleStageHead

@@ -1,9 +1,10 @@
-"""What Segmenter's and DEPICT's decoders share: tokens in, cosine class masks out.
+"""What Segmenter's and DEPICT's decoders share: cosine class masks.
 
-Both decoders read one backbone map as tokens and end the same way (Segmenter
-``segm/model/decoder.py``, DEPICT ``model/decoder.py``): L2-normalise the patch features and the
-class embeddings, take their dot product (cosine similarity of every patch with every class), and
-apply a LayerNorm over the K class scores of each patch (``mask_norm``, learnable K-dim affine).
+Both decoders end the same way (``rstrudel/segmenter:
+segm/model/decoder.py:MaskTransformer.forward``, ``QishuaiWen/DEPICT: model/decoder.py``):
+L2-normalise the patch features and the class embeddings, take their dot product (cosine similarity
+of every patch with every class), and apply a LayerNorm over the K class scores of each patch
+(``mask_norm``, learnable K-dim affine).
 """
 
 from typing import Tuple
@@ -11,14 +12,9 @@ from typing import Tuple
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..backbone.utils import map_to_tokens, tokens_to_map
+from .common import tokens_to_map
 
-__all__ = ["head_input_tokens", "cosine_class_masks"]
-
-
-def head_input_tokens(feature: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-    """(B, C, h, w) backbone map -> (B, h*w, C) row-major tokens and the grid ``(h, w)``."""
-    return map_to_tokens(feature)
+__all__ = ["cosine_class_masks"]
 
 
 def cosine_class_masks(

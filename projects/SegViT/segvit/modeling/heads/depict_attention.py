@@ -1,5 +1,5 @@
-"""DEPICT's attention layer: multi-head attention with one tied projection per head (DEPICT facts
-sections 1.2 and 1.6; official ``model/dec_blocks.py``, adapted from CRATE's MSSA).
+"""DEPICT's attention layer: multi-head attention with one tied projection per head (paper Sec. 3;
+official ``QishuaiWen/DEPICT: model/dec_blocks.py``, adapted from CRATE's MSSA).
 
 One matrix ``P`` (I x D, I = heads x head_dim) is the query, key and value projection at once, and
 its transpose projects the heads' outputs back to D; a learnable scalar step ``kappa`` scales the
@@ -12,7 +12,7 @@ rows of head k::
                              Q <- Q + kappa * sum_k softmax(U_k V_k^T / sqrt(p)) V_k P_k
 
 (the queries Q are not normalised; only the keys/values go through the layer's LayerNorm).
-Matmuls are explicit so fvcore counts them (facts section 5, item 1).
+Matmuls are explicit so that fvcore counts them as the matmuls they are.
 """
 
 from typing import Optional

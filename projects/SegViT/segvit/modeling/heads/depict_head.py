@@ -1,12 +1,13 @@
 """DEPICT (Wen & Li, NeurIPS 2024): a white-box decoder from PCA for plain-ViT segmentation
-(DEPICT facts sections 1.1-1.6; official ``model/decoder.py``, a drop-in replacement of
-Segmenter's ``MaskTransformer``).
+(paper Sec. 3; official ``QishuaiWen/DEPICT: model/decoder.py``, ``model/dec_blocks.py``, a
+drop-in replacement of ``rstrudel/segmenter: segm/model/decoder.py:MaskTransformer``).
 
 Both variants read the last ViT block (after the final LayerNorm, class token dropped) at the
 backbone width D (no input projection), use K learnable class embeddings and end like Segmenter:
 L2-normalised patch features times L2-normalised class embeddings, LayerNorm over the classes,
 (B, K, h, w) logits at the feature resolution, upsampled and trained with the per-pixel
-cross-entropy by the meta-architecture (:class:`~segvit.modeling.meta_arch.setr.SETR`).
+cross-entropy by the meta-architecture
+(:class:`~segvit.modeling.meta_arch.setr.PerPixelSegmentor`).
 
 - ``mode="sa"`` (DEPICT-SA, the released default): class embeddings concatenated to the patch
   tokens, ``num_layers`` tied-projection self-attention layers (p = 100) over all N + K tokens,
@@ -15,8 +16,9 @@ cross-entropy by the meta-architecture (:class:`~segvit.modeling.meta_arch.setr.
   only, ``patch_norm``; then ``cross_layers`` (3) cross-attention layers (p = 50) whose queries
   are the class embeddings and keys/values the normalised patches, ``class_norm``.
 
-Released defaults (``config.yml``): 3 layers, 3 heads, dropout 0. Parameters at ViT-B (D 768) and
-150 classes: 812,847 (SA), 1,164,594 (CA) (facts section 3; ``tests`` check both).
+Released defaults (``QishuaiWen/DEPICT: config.yml``, ``decoder.mask_transformer``): 3 layers,
+3 heads, dropout 0. Parameters at ViT-B (D 768) and 150 classes, counted from the released code:
+812,847 (SA), 1,164,594 (CA) (``tests/modeling/test_class_embedding_heads.py`` checks both).
 """
 
 from typing import Dict
@@ -28,7 +30,8 @@ from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
 from timm.layers import trunc_normal_
 from torch import Tensor, nn
 
-from .class_embedding_masks import cosine_class_masks, head_input_tokens
+from .class_embedding_masks import cosine_class_masks
+from .common import check_in_features, map_to_tokens
 from .depict_attention import TiedProjectionAttention
 
 __all__ = ["DEPICTHead"]
@@ -99,7 +102,9 @@ class DEPICTHead(nn.Module):
         in_feature = cfg.MODEL.SEM_SEG_HEAD.IN_FEATURES[-1]
         return {
             "in_feature": in_feature,
-            "in_channels": input_shape[in_feature].channels,
+            "in_channels": check_in_features(
+                input_shape, [in_feature], "MODEL.SEM_SEG_HEAD.IN_FEATURES[-1]"
+            ),
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
         }
 
@@ -112,7 +117,7 @@ class DEPICTHead(nn.Module):
         Returns:
             Tensor: (B, K, h, w) class logits (LayerNorm-ed cosine similarities).
         """
-        x, hw = head_input_tokens(features[self.in_feature])  # (B, N, D)
+        x, hw = map_to_tokens(features[self.in_feature])  # (B, N, D)
         classes = self.cls_emb.expand(x.shape[0], -1, -1)  # (B, K, D)
         if self.mode == "sa":
             x = torch.cat([x, classes], dim=1)  # (B, N + K, D)

@@ -1,40 +1,28 @@
 """Heads of the Shrunk structure (SegViT Sec. 3.2, Fig. 3 b and c).
 
-``QUATMHead`` (official ``TPNATMHead``, facts section 4): query-based up-sampling (QU) turns the
-1/16 shallow feature (before QD) and the 1/32 deep feature into a 1/16 map, then one stage of ATM
-layers (every layer supervised, masks not summed) predicts the masks. ``ATMSingleHead`` (official
-name too) is that ATM stage reading one backbone feature directly: the "Naive Shrunk" decoder of
-Fig. 3b / Table 8.
+``QUATMHead`` (official ``zbwxp/SegVit: decode_heads/tpn_atm_head.py:TPNATMHead``): query-based
+up-sampling (QU) turns the 1/16 shallow feature (before QD) and the 1/32 deep feature into a 1/16
+map, then one :class:`~.atm_head.ATMSingleStageHead` (every layer supervised, masks not summed)
+predicts the masks. The same single stage reading one backbone feature directly is the "Naive
+Shrunk" decoder of Fig. 3b / Table 8 (``atm_head.py``).
 
-Both return the ATM head contract (see ``atm_head.ATMHead.forward``).
+Returns the ATM head contract (see ``atm_head.ATMHead.forward``).
 """
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
 from torch import Tensor, nn
 
-from ..backbone.utils import map_to_tokens, resize_pos_embed, tokens_to_map
-from .atm_head import ATMSingleStageHead, init_atm_weights, share_in_proj_init
+from ..backbone.utils import resize_pos_embed
+from .atm_head import ATMSingleHead  # noqa: F401 (the official name's old import path)
+from .atm_head import ATMSingleStageHead, share_in_proj_init
+from .common import check_in_features, init_linear_and_layernorm, map_to_tokens, tokens_to_map
 from .sdpa_decoder import decoder_layer_forward
 
-__all__ = ["QUATMHead", "ATMSingleHead"]
-
-
-def _check_features(names: Sequence[str], input_shape: Dict[str, ShapeSpec], key: str) -> int:
-    """Check that ``names`` are backbone outputs with equal channels; return the channels."""
-    missing = [f for f in names if f not in input_shape]
-    if missing:
-        raise ValueError(
-            f"{key} {missing} are not backbone outputs {sorted(input_shape)}; "
-            "check MODEL.SEGVIT.VIT.OUT_INDICES."
-        )
-    channels = {input_shape[f].channels for f in names}
-    if len(channels) != 1:
-        raise ValueError(f"{key} features must have equal channels, got {channels}.")
-    return channels.pop()
+__all__ = ["QUATMHead"]
 
 
 @SEM_SEG_HEADS_REGISTRY.register()
@@ -132,7 +120,9 @@ class QUATMHead(nn.Module):
             use_proj=False,
             shared_in_proj_init=shared_in_proj_init,
         )
-        init_atm_weights(self)  # trunc-normal Linears, (1, 0) LayerNorms; queries keep N(0, 1)
+        init_linear_and_layernorm(
+            self
+        )  # trunc-normal Linears, (1, 0) LayerNorms; queries keep N(0, 1)
         if shared_in_proj_init:
             for layers in self.qu_decoders:
                 share_in_proj_init(layers)
@@ -143,7 +133,9 @@ class QUATMHead(nn.Module):
         in_features = list(qu.IN_FEATURES)
         return {
             "in_features": in_features,
-            "in_channels": _check_features(in_features, input_shape, "MODEL.SEGVIT.QU.IN_FEATURES"),
+            "in_channels": check_in_features(
+                input_shape, in_features, "MODEL.SEGVIT.QU.IN_FEATURES"
+            ),
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             "query_grid": tuple(qu.QUERY_GRID),
             "embed_dim": qu.EMBED_DIM,
@@ -195,81 +187,3 @@ class QUATMHead(nn.Module):
         """
         query, hw = self.upsample(features)
         return self.atm(tokens_to_map(query, hw))  # ATM on the (B, d, h16, w16) map
-
-
-@SEM_SEG_HEADS_REGISTRY.register()
-class ATMSingleHead(nn.Module):
-    """One ATM stage on one backbone feature, every layer supervised (official ``ATMSingleHead``).
-
-    The "Naive Shrunk" decoder (paper Fig. 3b, Table 8): Linear(C -> d) + LayerNorm on the 1/32
-    output of a :class:`~segvit.modeling.backbone.shrunk_vit.ShrunkViT`, then ``num_layers`` ATM
-    layers whose masks are not summed. A thin wrapper of :class:`ATMSingleStageHead` that picks
-    ``in_feature`` from the backbone outputs.
-    """
-
-    @configurable
-    def __init__(
-        self,
-        *,
-        in_feature: str,
-        in_channels: int,
-        num_classes: int,
-        embed_dim: int = 384,
-        num_heads: int = 12,
-        num_layers: int = 3,
-        ffn_ratio: int = 4,
-        dropout: float = 0.1,
-        shared_in_proj_init: bool = True,
-    ):
-        """
-        Args:
-            in_feature (str): backbone feature read by the head, e.g. ``"block11"``.
-            in_channels (int): its channels C.
-            num_classes (int): number of classes K = number of class queries.
-            embed_dim (int): decoder width d.
-            num_heads (int): attention heads.
-            num_layers (int): ATM layers; each yields an output (the last is the final one).
-            ffn_ratio (int): FFN hidden width = ``ffn_ratio * embed_dim``.
-            dropout (float): dropout of the decoder layers.
-            shared_in_proj_init (bool): as :class:`ATMSingleStageHead` (official: True).
-        """
-        super().__init__()
-        self.in_feature = in_feature
-        self.atm = ATMSingleStageHead(
-            in_channels=in_channels,
-            num_classes=num_classes,
-            embed_dim=embed_dim,
-            num_heads=num_heads,
-            num_layers=num_layers,
-            ffn_ratio=ffn_ratio,
-            dropout=dropout,
-            use_proj=True,
-            shared_in_proj_init=shared_in_proj_init,
-        )
-
-    @classmethod
-    def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
-        atm = cfg.MODEL.SEGVIT.ATM
-        in_feature = atm.IN_FEATURES[0]
-        return {
-            "in_feature": in_feature,
-            "in_channels": _check_features([in_feature], input_shape, "MODEL.SEGVIT.ATM"),
-            "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
-            "embed_dim": atm.EMBED_DIM,
-            "num_heads": atm.NUM_HEADS,
-            "num_layers": atm.LAYERS_PER_STAGE,
-            "ffn_ratio": atm.FFN_RATIO,
-            "dropout": atm.DROPOUT,
-            "shared_in_proj_init": atm.SHARED_IN_PROJ_INIT,
-        }
-
-    def forward(self, features: Dict[str, Tensor]) -> Dict:
-        """
-        Args:
-            features (dict[str, Tensor]): backbone outputs; ``features[in_feature]`` is
-                (B, C, h, w).
-
-        Returns:
-            dict: as :meth:`ATMSingleStageHead.forward`, masks at (h, w).
-        """
-        return self.atm(features[self.in_feature])

@@ -6,7 +6,8 @@ projection to ``d_model`` -> concatenated with K learnable class embeddings -> p
 blocks (MHSA + GELU MLP, dropout, drop-path) -> ``decoder_norm`` -> patch tokens times
 ``proj_patch``, class tokens times ``proj_classes`` -> both L2-normalised -> dot product (cosine
 similarity, (B, N, K)) -> LayerNorm over the K classes -> (B, K, h, w) logits at the feature
-resolution. The meta-architecture (:class:`~segvit.modeling.meta_arch.setr.SETR`) upsamples them
+resolution. The meta-architecture (:class:`~segvit.modeling.meta_arch.setr.PerPixelSegmentor`)
+upsamples them
 bilinearly and trains them with the per-pixel cross-entropy, as Segmenter does.
 
 The blocks are timm's ``Block``, which computes exactly Segmenter's block (Segmenter's own is
@@ -26,8 +27,8 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from .atm_head import init_atm_weights
-from .class_embedding_masks import cosine_class_masks, head_input_tokens
+from .class_embedding_masks import cosine_class_masks
+from .common import check_in_features, init_linear_and_layernorm, map_to_tokens
 
 __all__ = ["SegmenterMaskHead"]
 
@@ -86,16 +87,18 @@ class SegmenterMaskHead(nn.Module):
         self.proj_classes = nn.Parameter(scale * torch.randn(d_model, d_model))
         self.decoder_norm = nn.LayerNorm(d_model)
         self.mask_norm = nn.LayerNorm(num_classes)
-        # Official init: trunc-normal(.02) Linear weights, zero biases, LayerNorm (1, 0); the
-        # projections keep N(0, 1/D); class embeddings trunc-normal(.02). (The ATM head's init
-        # is the same rule.)
-        init_atm_weights(self)
+        # Official init (segm/model/decoder.py:MaskTransformer): trunc-normal(.02) Linear weights,
+        # zero biases, LayerNorm (1, 0); the projections keep N(0, 1/D); class embeddings
+        # trunc-normal(.02).
+        init_linear_and_layernorm(self)
         trunc_normal_(self.cls_emb, std=0.02)
 
     @classmethod
     def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
         in_feature = cfg.MODEL.SEM_SEG_HEAD.IN_FEATURES[-1]
-        channels = input_shape[in_feature].channels
+        channels = check_in_features(
+            input_shape, [in_feature], "MODEL.SEM_SEG_HEAD.IN_FEATURES[-1]"
+        )
         return {
             "in_feature": in_feature,
             "in_channels": channels,
@@ -113,7 +116,7 @@ class SegmenterMaskHead(nn.Module):
         Returns:
             Tensor: (B, K, h, w) class logits (LayerNorm-ed cosine similarities).
         """
-        x, hw = head_input_tokens(features[self.in_feature])  # (B, N, C)
+        x, hw = map_to_tokens(features[self.in_feature])  # (B, N, C)
         x = self.proj_dec(x)  # (B, N, D)
         x = torch.cat([x, self.cls_emb.expand(x.shape[0], -1, -1)], dim=1)  # (B, N + K, D)
         for block in self.blocks:

@@ -3,7 +3,8 @@
 "Two 1x1 convolutions to get per-pixel classifications directly from the last layer of the ViT"
 (SegViT Sec. 4.4, Table 4): LayerNorm over the tokens (mmseg ``SETRUPHead``), 1x1 conv C -> 256 +
 SyncBN + ReLU, 1x1 conv 256 -> K, at the feature resolution; the logits are bilinearly upsampled
-to the image by the meta-architecture (:class:`~segvit.modeling.meta_arch.setr.SETR`), which also
+to the image by the meta-architecture (:class:`~segvit.modeling.meta_arch.setr.PerPixelSegmentor`),
+which also
 computes the pixel cross-entropy. SETR's paper describes SETR-naive this way; mmseg's config puts
 a 4x upsampling between the two convolutions (``up_scale=4``), i.e. the classifier runs at 1/4.
 We classify at 1/16 (``up_scale=1``, default), which also matches Table 8's 107.3 GFLOPs (see
@@ -17,6 +18,8 @@ from detectron2.config import configurable
 from detectron2.layers import Conv2d, ShapeSpec, get_norm
 from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
 from torch import Tensor, nn
+
+from .common import check_in_features
 
 __all__ = ["SETRNaiveHead"]
 
@@ -78,14 +81,11 @@ class SETRNaiveHead(nn.Module):
     def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
         head = cfg.MODEL.SEM_SEG_HEAD
         in_feature = head.IN_FEATURES[-1]
-        if in_feature not in input_shape:
-            raise ValueError(
-                f"MODEL.SEM_SEG_HEAD.IN_FEATURES[-1] {in_feature!r} is not a backbone output "
-                f"{sorted(input_shape)}; check MODEL.SEGVIT.VIT.OUT_INDICES."
-            )
         return {
             "in_feature": in_feature,
-            "in_channels": input_shape[in_feature].channels,
+            "in_channels": check_in_features(
+                input_shape, [in_feature], "MODEL.SEM_SEG_HEAD.IN_FEATURES[-1]"
+            ),
             "num_classes": head.NUM_CLASSES,
             "channels": head.CONVS_DIM,
             "norm": head.NORM,

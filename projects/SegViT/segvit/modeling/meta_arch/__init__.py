@@ -1,5 +1,7 @@
-"""Meta-architectures (SegViT, SETR-naive baseline) and test-time inference modes."""
+"""Meta-architectures (SegViT; the per-pixel one of SETR-naive, Segmenter and DEPICT), their shared
+base, and test-time inference modes."""
 
+from .base import SegmentorBase
 from .inference import InferenceConfig
 from .segvit import SegViT
-from .setr import SETR
+from .setr import SETR, PerPixelSegmentor

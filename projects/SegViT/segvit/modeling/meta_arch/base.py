@@ -1,9 +1,13 @@
-"""What every semantic-segmentation meta-architecture here shares (SegViT, SETR-naive).
+"""What every semantic-segmentation meta-architecture here shares (SegViT and the per-pixel one of
+SETR-naive, Segmenter and DEPICT).
 
 Normalise the images, pad a training batch (targets padded with the ignore value), run the test
 images through the configured inference mode (whole / slide / ms_flip), and return Detectron2's
 ``[{"sem_seg": (K, height, width)}]``. Subclasses say how a padded batch becomes losses
 (:meth:`losses`) and how normalised images become per-class scores (:meth:`predict_scores`).
+
+Named ``SegmentorBase``, not ``SemanticSegmentor``: Detectron2 registers that name for its own
+per-pixel meta-architecture (``detectron2/modeling/meta_arch/semantic_seg.py``).
 """
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -18,7 +22,7 @@ from torch import nn
 from .inference import InferenceConfig, run_inference
 from .postprocess import crop_and_resize
 
-__all__ = ["SemanticSegmentor", "inference_config_from_cfg"]
+__all__ = ["SegmentorBase", "inference_config_from_cfg"]
 
 
 def inference_config_from_cfg(cfg) -> InferenceConfig:
@@ -34,7 +38,7 @@ def inference_config_from_cfg(cfg) -> InferenceConfig:
     )
 
 
-class SemanticSegmentor(nn.Module):
+class SegmentorBase(nn.Module):
     """Base class: backbone + head; training returns losses, inference per-class scores.
 
     Args:
@@ -46,8 +50,11 @@ class SemanticSegmentor(nn.Module):
         inference: how test images are processed (whole / slide / ms_flip).
     """
 
-    # True where predict_scores returns class probabilities (no softmax before ms_flip averaging).
-    predicts_probabilities = False
+    # True where the output is the softmax over classes of the merged scores (whole image, slide
+    # windows averaged, raw ms_flip mean), taken after the resize to the output size: the official
+    # test code of the per-pixel decoders (mmseg ``EncoderDecoder.inference``, Segmenter
+    # ``merge_windows``). ms_flip with ms_average="probs" averages probabilities already.
+    softmax_output = False
 
     def __init__(
         self,
@@ -103,12 +110,13 @@ class SemanticSegmentor(nn.Module):
             return self.losses(*self.padded_batch(images, batched_inputs))
         results = []
         for image, inputs in zip(images, batched_inputs):
-            scores = run_inference(
-                image, self.predict_scores, self.inference, self.predicts_probabilities
-            )
+            scores = run_inference(image, self.predict_scores, self.inference)
             height = inputs.get("height", image.shape[-2])
             width = inputs.get("width", image.shape[-1])
-            results.append({"sem_seg": crop_and_resize(scores, image.shape[-2:], height, width)})
+            scores = crop_and_resize(scores, image.shape[-2:], height, width)
+            if self.softmax_output and not self.inference.averages_probabilities:
+                scores = scores.softmax(dim=0)
+            results.append({"sem_seg": scores})
         return results
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:

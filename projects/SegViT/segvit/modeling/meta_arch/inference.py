@@ -2,9 +2,11 @@
 
 Each mode maps one normalised image ``(3, H, W)`` to per-class scores ``(K, H, W)`` through a
 callable ``predict(images (B, 3, h, w)) -> (B, K, h, w)`` that runs the network on whole
-(padded) images. Slide windows follow mmseg's ``slide_inference`` (the paper's protocol): windows of
-``crop`` placed every ``stride``, the last one flush with the border, scores averaged where windows
-overlap; an image smaller than the window is a single window (the model pads it).
+(padded) images. Slide windows follow mmseg's ``EncoderDecoder.slide_inference`` (the paper's
+protocol; ``rstrudel/segmenter: segm/model/utils.py:sliding_window`` places the same windows):
+windows of ``crop`` placed every ``stride``, the last one flush with the border, raw scores
+(logits) averaged where windows overlap; an image smaller than the window is a single window (the
+model pads it). Any softmax comes after (``SegmentorBase.softmax_output``).
 """
 
 from dataclasses import dataclass
@@ -36,9 +38,9 @@ class InferenceConfig:
         ms_slide (bool): each multi-scale pass uses sliding windows (else whole image).
         ms_average (str): "probs" (default, mmseg's ``aug_test``): each pass's scores, resized to
             the image, become class probabilities (softmax over classes) before the passes are
-            averaged; "scores": the raw scores are averaged. A model whose scores already are
-            probabilities (SETR) gets no second softmax. Slide windows are unaffected: they
-            average window scores before the one softmax of mmseg, as here.
+            averaged (also ``rstrudel/segmenter: segm/model/utils.py:inference``); "scores": the
+            raw scores are averaged. Slide windows are unaffected: they average raw window scores,
+            before the one softmax of mmseg and Segmenter.
     """
 
     mode: str = "whole"
@@ -48,6 +50,11 @@ class InferenceConfig:
     flip: bool = True
     ms_slide: bool = True
     ms_average: str = "probs"
+
+    @property
+    def averages_probabilities(self) -> bool:
+        """True where the result is a mean of class probabilities (ms_flip, ms_average "probs")."""
+        return self.mode == "ms_flip" and self.ms_average == "probs"
 
     def __post_init__(self):
         if self.mode not in INFERENCE_MODES:
@@ -101,15 +108,13 @@ def single_scale_inference(image: torch.Tensor, predict: Predictor, cfg: Inferen
     return predict(image[None])[0]
 
 
-def multi_scale_flip_inference(
-    image: torch.Tensor, predict: Predictor, cfg: InferenceConfig, probabilities: bool = False
-):
+def multi_scale_flip_inference(image: torch.Tensor, predict: Predictor, cfg: InferenceConfig):
     """Average over scales (and flips), each pass resized back to (H, W). -> (K, H, W).
 
     With ``cfg.ms_average == "probs"`` each pass is turned into class probabilities (softmax over
-    K) before averaging, unless ``probabilities`` says ``predict`` already returns them.
+    K) before averaging.
     """
-    to_probs = cfg.ms_average == "probs" and not probabilities
+    to_probs = cfg.ms_average == "probs"
     _, height, width = image.shape
     total, passes = None, 0
     for scale in cfg.scales:
@@ -129,13 +134,8 @@ def multi_scale_flip_inference(
     return total / passes
 
 
-def run_inference(
-    image: torch.Tensor, predict: Predictor, cfg: InferenceConfig, probabilities: bool = False
-) -> torch.Tensor:
-    """Dispatch on ``cfg.mode``. image (3, H, W), normalised -> scores (K, H, W).
-
-    ``probabilities``: ``predict`` returns class probabilities already (no softmax in ms_flip).
-    """
+def run_inference(image: torch.Tensor, predict: Predictor, cfg: InferenceConfig) -> torch.Tensor:
+    """Dispatch on ``cfg.mode``. image (3, H, W), normalised -> scores (K, H, W)."""
     if cfg.mode == "ms_flip":
-        return multi_scale_flip_inference(image, predict, cfg, probabilities)
+        return multi_scale_flip_inference(image, predict, cfg)
     return single_scale_inference(image, predict, cfg)

@@ -12,6 +12,10 @@ is in cache, and never hold the whole (C, H, W) result.
   skipped when the scores already have the output size, which is the usual case).
 - :func:`upsampled_argmax`: the label map of scores resized to a (huge) output size, computed in
   bands of bounded size: memory does not grow with the number of classes.
+- :func:`upsample_and_combine`: SegViT's per-class scores (MaskFormer-style combination of class
+  and mask predictions, :func:`combine_masks_and_classes`) at the input size, band by band: no
+  (Q, H, W) temporary is materialised, padded rows and columns are never computed, and each
+  band's sigmoid masks feed one matmul straight into the output.
 """
 
 from typing import Iterator, Tuple
@@ -21,7 +25,15 @@ import torch.nn.functional as F
 from detectron2.modeling.postprocessing import sem_seg_postprocess
 from torch import Tensor
 
-__all__ = ["crop_and_resize", "is_traced", "row_bands", "upsample_rows", "upsampled_argmax"]
+__all__ = [
+    "combine_masks_and_classes",
+    "crop_and_resize",
+    "is_traced",
+    "row_bands",
+    "upsample_and_combine",
+    "upsample_rows",
+    "upsampled_argmax",
+]
 
 # Elements (float32) of one band of resized scores in upsampled_argmax: 4M = 16 MB.
 ARGMAX_BAND_ELEMENTS = 1 << 22
@@ -118,3 +130,71 @@ def upsampled_argmax(
     for start, stop in row_bands(height, band_elements // max(1, num_classes * width)):
         labels[start:stop] = upsample_rows(scores, size, start, stop).argmax(0)
     return labels
+
+
+# Float elements of one band of upsampled masks in upsample_and_combine (Q x rows x W): 4M = 16 MB,
+# within the last-level cache, and few bands (10 at 512x512), so few thread-pool synchronisations
+# (3 ops per band), which cost much on shared cores.
+COMBINE_BAND_ELEMENTS = 1 << 22
+
+
+def combine_masks_and_classes(pred_logits: torch.Tensor, pred_masks: torch.Tensor) -> torch.Tensor:
+    """Per-class scores from ATM outputs, summed over all queries (MaskFormer-style).
+
+    Args:
+        pred_logits: (B, Q, K+1) class logits; the last column is "no object".
+        pred_masks: (B, Q, H, W) mask logits.
+    Returns:
+        (B, K, H, W): sum_q softmax(logits)[q, k] * sigmoid(mask)[q].
+    """
+    class_probs = pred_logits.softmax(-1)[..., :-1]  # (B, Q, K)
+    mask_probs = pred_masks.sigmoid()  # (B, Q, H, W)
+    return torch.einsum("bqk,bqhw->bkhw", class_probs, mask_probs)
+
+
+def upsample_and_combine(
+    pred_logits: torch.Tensor,
+    pred_masks: torch.Tensor,
+    padded_size: Tuple[int, int],
+    image_size: Tuple[int, int],
+    band_elements: int = COMBINE_BAND_ELEMENTS,
+) -> torch.Tensor:
+    """Per-class scores of the unpadded image from low-resolution ATM outputs.
+
+    The same numbers (up to float rounding, about 1e-7) as the straightforward computation::
+
+        masks = F.interpolate(pred_masks, padded_size, mode="bilinear", align_corners=False)
+        combine_masks_and_classes(pred_logits, masks)[..., :H, :W]
+
+    but band by band over output rows: upsample the band's mask logits (:func:`upsample_rows`),
+    sigmoid in place, and one (K x Q) @ (Q x rows*W) matmul written into the output's rows. The
+    combination is linear in the sigmoid masks, so rows are independent; rows and columns of the
+    padding, cropped away afterwards, are never computed. When traced (fvcore's FLOP count, ONNX,
+    TorchScript) the straightforward graph is used: the same matmul FLOPs in one einsum.
+
+    Args:
+        pred_logits: (B, Q, K+1) class logits; the last column is "no object".
+        pred_masks: (B, Q, h, w) mask logits at feature resolution.
+        padded_size: (Hp, Wp) the size the masks are upsampled to (the padded input).
+        image_size: (H, W) <= (Hp, Wp), the unpadded input: the output size.
+        band_elements: float elements of one band of upsampled masks.
+    Returns:
+        (B, K, H, W) scores.
+    """
+    if is_traced():  # no int(): a traced size may be symbolic (ONNX --dynamic)
+        masks = F.interpolate(pred_masks, size=padded_size, mode="bilinear", align_corners=False)
+        return combine_masks_and_classes(pred_logits, masks)[..., : image_size[0], : image_size[1]]
+    height, width = int(image_size[0]), int(image_size[1])
+    batch, queries = pred_masks.shape[:2]
+    scores = pred_masks.new_empty((batch, pred_logits.shape[-1] - 1, height, width))
+    # (B, K, Q), in the output's dtype: under autocast softmax returns float32 while the masks
+    # may be bfloat16, and ``bmm(out=...)`` needs one dtype (autocast is off for that call)
+    class_probs = pred_logits.softmax(-1)[..., :-1].transpose(1, 2).to(scores.dtype)
+    flat = scores.view(batch, -1, height * width)  # (B, K, H*W)
+    padded = (int(padded_size[0]), int(padded_size[1]))
+    with torch.autocast(device_type=pred_masks.device.type, enabled=False):
+        for start, stop in row_bands(height, band_elements // max(1, queries * padded[1])):
+            masks = upsample_rows(pred_masks, padded, start, stop)[..., :width]  # (B, Q, rows, W)
+            masks = masks.reshape(batch, queries, -1).sigmoid_().to(scores.dtype)  # (B, Q, rows*W)
+            torch.bmm(class_probs, masks, out=flat[:, :, start * width : stop * width])
+    return scores

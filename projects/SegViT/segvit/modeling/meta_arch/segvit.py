@@ -5,12 +5,12 @@ per-query class logits and mask logits, and either computes the ATM losses (trai
 the outputs into per-class scores (inference; MaskFormer-style combination).
 
 At inference the combination is the official one (upsample the mask logits to the input, sigmoid,
-class probabilities without no-object, sum over queries) computed in bands of rows
-(:func:`upsample_and_combine`): no (Q, H, W) temporary is materialised, padded rows and columns are
-never computed, and each band's sigmoid masks feed one matmul straight into the output.
+class probabilities without no-object, sum over queries; ``zbwxp/SegVit:
+decode_heads/atm_head.py:ATMHead.semantic_inference``) computed in bands of rows
+(:func:`~.postprocess.upsample_and_combine`).
 """
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -20,82 +20,15 @@ from detectron2.modeling.backbone import Backbone
 from torch import nn
 
 from ..losses.atm_criterion import ATMCriterion
-from .base import SemanticSegmentor
+from .base import SegmentorBase
 from .inference import InferenceConfig
-from .postprocess import is_traced, row_bands, upsample_rows
+from .postprocess import upsample_and_combine
 
-__all__ = ["SegViT", "combine_masks_and_classes", "upsample_and_combine"]
-
-# Float elements of one band of upsampled masks in upsample_and_combine (Q x rows x W): 4M = 16 MB,
-# within the last-level cache, and few bands (10 at 512x512), so few thread-pool synchronisations
-# (3 ops per band), which cost much on shared cores.
-COMBINE_BAND_ELEMENTS = 1 << 22
-
-
-def combine_masks_and_classes(pred_logits: torch.Tensor, pred_masks: torch.Tensor) -> torch.Tensor:
-    """Per-class scores from ATM outputs, summed over all queries (MaskFormer-style).
-
-    Args:
-        pred_logits: (B, Q, K+1) class logits; the last column is "no object".
-        pred_masks: (B, Q, H, W) mask logits.
-    Returns:
-        (B, K, H, W): sum_q softmax(logits)[q, k] * sigmoid(mask)[q].
-    """
-    class_probs = pred_logits.softmax(-1)[..., :-1]  # (B, Q, K)
-    mask_probs = pred_masks.sigmoid()  # (B, Q, H, W)
-    return torch.einsum("bqk,bqhw->bkhw", class_probs, mask_probs)
-
-
-def upsample_and_combine(
-    pred_logits: torch.Tensor,
-    pred_masks: torch.Tensor,
-    padded_size: Tuple[int, int],
-    image_size: Tuple[int, int],
-    band_elements: int = COMBINE_BAND_ELEMENTS,
-) -> torch.Tensor:
-    """Per-class scores of the unpadded image from low-resolution ATM outputs.
-
-    The same numbers (up to float rounding, about 1e-7) as the straightforward computation::
-
-        masks = F.interpolate(pred_masks, padded_size, mode="bilinear", align_corners=False)
-        combine_masks_and_classes(pred_logits, masks)[..., :H, :W]
-
-    but band by band over output rows: upsample the band's mask logits (:func:`upsample_rows`),
-    sigmoid in place, and one (K x Q) @ (Q x rows*W) matmul written into the output's rows. The
-    combination is linear in the sigmoid masks, so rows are independent; rows and columns of the
-    padding, cropped away afterwards, are never computed. When traced (fvcore's FLOP count, ONNX,
-    TorchScript) the straightforward graph is used: the same matmul FLOPs in one einsum.
-
-    Args:
-        pred_logits: (B, Q, K+1) class logits; the last column is "no object".
-        pred_masks: (B, Q, h, w) mask logits at feature resolution.
-        padded_size: (Hp, Wp) the size the masks are upsampled to (the padded input).
-        image_size: (H, W) <= (Hp, Wp), the unpadded input: the output size.
-        band_elements: float elements of one band of upsampled masks.
-    Returns:
-        (B, K, H, W) scores.
-    """
-    if is_traced():  # no int(): a traced size may be symbolic (ONNX --dynamic)
-        masks = F.interpolate(pred_masks, size=padded_size, mode="bilinear", align_corners=False)
-        return combine_masks_and_classes(pred_logits, masks)[..., : image_size[0], : image_size[1]]
-    height, width = int(image_size[0]), int(image_size[1])
-    batch, queries = pred_masks.shape[:2]
-    scores = pred_masks.new_empty((batch, pred_logits.shape[-1] - 1, height, width))
-    # (B, K, Q), in the output's dtype: under autocast softmax returns float32 while the masks
-    # may be bfloat16, and ``bmm(out=...)`` needs one dtype (autocast is off for that call)
-    class_probs = pred_logits.softmax(-1)[..., :-1].transpose(1, 2).to(scores.dtype)
-    flat = scores.view(batch, -1, height * width)  # (B, K, H*W)
-    padded = (int(padded_size[0]), int(padded_size[1]))
-    with torch.autocast(device_type=pred_masks.device.type, enabled=False):
-        for start, stop in row_bands(height, band_elements // max(1, queries * padded[1])):
-            masks = upsample_rows(pred_masks, padded, start, stop)[..., :width]  # (B, Q, rows, W)
-            masks = masks.reshape(batch, queries, -1).sigmoid_().to(scores.dtype)  # (B, Q, rows*W)
-            torch.bmm(class_probs, masks, out=flat[:, :, start * width : stop * width])
-    return scores
+__all__ = ["SegViT"]
 
 
 @META_ARCH_REGISTRY.register()
-class SegViT(SemanticSegmentor):
+class SegViT(SegmentorBase):
     """SegViT: a plain (or Shrunk) ViT backbone with an Attention-to-Mask decode head.
 
     Training returns the criterion's loss dict; inference returns ``[{"sem_seg": (K, H, W)}]`` at
@@ -120,7 +53,7 @@ class SegViT(SemanticSegmentor):
             head: decode head; ``head(features)`` returns ``{"pred_logits": (B, Q, K+1),
                 "pred_masks": (B, Q, h, w), "aux_outputs": [...]}``.
             criterion: ``criterion(outputs, targets (B, H, W)) -> {name: weighted loss}``.
-            others: see :class:`~segvit.modeling.meta_arch.base.SemanticSegmentor`.
+            others: see :class:`~segvit.modeling.meta_arch.base.SegmentorBase`.
         """
         super().__init__(
             backbone=backbone,

@@ -1,10 +1,18 @@
-"""Per-pixel classification meta-architecture for the SETR-naive baseline (SegViT Tables 4, 8).
+"""Per-pixel classification meta-architecture: SETR-naive (SegViT Tables 4, 8), Segmenter and
+DEPICT.
 
 Backbone -> decode head returning class logits (B, K, h, w) -> bilinear upsampling to the padded
-image -> pixel cross-entropy (training) or softmax scores (inference). Normalisation, padding,
+image -> pixel cross-entropy (training) or class probabilities (inference). Normalisation, padding,
 the inference modes (whole / slide / ms_flip) and the output format are those of
 :class:`~segvit.modeling.meta_arch.segvit.SegViT` (shared base class), so the same trainer,
 evaluator and tools apply.
+
+Test time as the official code: slide windows average the window *logits* and one softmax follows
+(mmseg ``EncoderDecoder.slide_inference`` + ``inference`` for SETR; ``rstrudel/segmenter:
+segm/model/utils.py:merge_windows`` for Segmenter, which DEPICT reuses); multi-scale + flip
+averages each pass's probabilities (mmseg ``aug_test``; Segmenter ``inference``).
+
+Registered as ``PerPixelSegmentor`` and, for existing yacs configs, ``SETR``.
 """
 
 from typing import Dict, Optional, Sequence
@@ -16,22 +24,23 @@ from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.modeling.backbone import Backbone
 from torch import nn
 
-from .base import SemanticSegmentor
+from .base import SegmentorBase
 from .inference import InferenceConfig
 
-__all__ = ["SETR"]
+__all__ = ["PerPixelSegmentor", "SETR"]
 
 
 @META_ARCH_REGISTRY.register()
-class SETR(SemanticSegmentor):
-    """Backbone + per-pixel classifier head trained with cross-entropy (SETR, CVPR 2021).
+class PerPixelSegmentor(SegmentorBase):
+    """Backbone + per-pixel classifier head trained with cross-entropy (SETR, Segmenter, DEPICT).
 
     Training returns ``{"loss_sem_seg": weighted CE}`` (ignored and padded pixels excluded);
-    inference returns ``[{"sem_seg": (K, height, width)}]`` class probabilities (softmax of the
-    logits upsampled to the padded image; slide windows average probabilities).
+    inference returns ``[{"sem_seg": (K, height, width)}]`` class probabilities: the softmax of
+    the logits (upsampled to the padded image, averaged over slide windows, resized to the output
+    size), or in ms_flip the mean of each pass's probabilities.
     """
 
-    predicts_probabilities = True  # ms_flip averages these as they are (no second softmax)
+    softmax_output = True
 
     @configurable
     def __init__(
@@ -50,7 +59,7 @@ class SETR(SemanticSegmentor):
         Args:
             head: ``head(features) -> (B, K, h, w)`` class logits at any resolution.
             loss_weight: weight of the cross-entropy loss.
-            others: see :class:`~segvit.modeling.meta_arch.base.SemanticSegmentor`.
+            others: see :class:`~segvit.modeling.meta_arch.base.SegmentorBase`.
         """
         super().__init__(
             backbone=backbone,
@@ -87,6 +96,12 @@ class SETR(SemanticSegmentor):
         return {"loss_sem_seg": loss * self.loss_weight}
 
     def predict_scores(self, images: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (B, K, H, W) for normalised images (B, 3, H, W), any H and W."""
-        scores = self.forward_logits(images).softmax(dim=1)
-        return scores[..., : images.shape[-2], : images.shape[-1]]
+        """Class logits (B, K, H, W) for normalised images (B, 3, H, W), any H and W: the scores
+        that slide windows average (the softmax comes after the merge, see the module doc)."""
+        return self.forward_logits(images)[..., : images.shape[-2], : images.shape[-1]]
+
+
+# The old name, for yacs (MODEL.META_ARCHITECTURE: SETR) and LazyConfig files. fvcore's Registry
+# registers under ``__name__`` only; ``_do_register`` adds a second name for one class.
+META_ARCH_REGISTRY._do_register("SETR", PerPixelSegmentor)
+SETR = PerPixelSegmentor
