@@ -24,6 +24,7 @@ from detectron2.data import transforms as T
 
 from segvit.checkpoint.safe_checkpointer import load_model_weights
 from segvit.data.class_count import check_num_classes
+from segvit.data.datasets.config_datasets import resolve_dataset_names
 
 from ..modeling.meta_arch.postprocess import upsampled_argmax
 
@@ -33,7 +34,8 @@ def test_dataset_name(cfg) -> Optional[str]:
         names = cfg.dataloader.test.dataset.names
     except Exception:  # noqa: BLE001  (a config without a test loader is fine here)
         return None
-    return names if isinstance(names, str) else list(names)[0]
+    names = resolve_dataset_names(names)  # registers a dataset named by config values
+    return names[0] if names else None
 
 
 class SemSegPredictor:
