@@ -4,7 +4,11 @@ Importing the package registers the backbones, heads and meta-architectures in D
 registries and the built-in synthetic dataset in ``DatasetCatalog``.
 """
 
-from .utils.compat import install_fast_eval_api_fallback
+from .warning_filters import install_warning_filters
+
+install_warning_filters()  # first: Detectron2 and fvcore warn while they are imported
+
+from .utils.compat import install_fast_eval_api_fallback  # noqa: E402
 
 install_fast_eval_api_fallback()  # lets maskformer2 import without Detectron2's compiled ops
 
