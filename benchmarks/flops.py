@@ -16,6 +16,7 @@ Usage (about 10 minutes on 2 busy CPU cores; ViT-L at 640 is the slowest row, ab
 import argparse
 import gc
 import os
+import re
 import sys
 import time
 from typing import Dict, List, NamedTuple, Optional, Sequence
@@ -101,10 +102,6 @@ DECODER_ROWS: List[DecoderRow] = [
 NOTES: Dict[str, str] = {}
 
 
-def count_params(module) -> int:
-    return 0 if module is None else sum(p.numel() for p in module.parameters())
-
-
 def count(config: str) -> Dict:
     """Params (M: model, ``head``, ``backbone``) and fvcore GFLOPs (total, by top-level module)
     of one whole-image pass at the model's inference crop size (512x512 without one)."""
@@ -123,8 +120,8 @@ def count(config: str) -> Dict:
         k[len("model.") :]: v for k, v in report.by_module.items() if k.startswith("model.")
     }
     return {
-        "params_m": round(count_params(model) / 1e6, 3),
-        "head_params_m": round(count_params(getattr(model, "head", None)) / 1e6, 3),
+        "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
+        "head_params_m": round(sum(p.numel() for p in model.head.parameters()) / 1e6, 3),
         "gflops": round(report.total / 1e9, 2),
         "input_hw": hw,
         "gflops_by_module": {k: round(v / 1e9, 3) for k, v in children.items() if "." not in k},
@@ -234,7 +231,7 @@ def render_decoders(results: Sequence[Dict]) -> str:
     lines = [
         "## DEPICT and Segmenter decoders",
         "",
-        "Decoder = `model.head` (fvcore, one crop, whole-image pass; the arithmetic counts matmuls only,",
+        "Decoder = `model.head` (fvcore, one crop, whole-image pass; arithmetic: matmuls only,",
         "fvcore adds the LayerNorms, about +0.5% for DEPICT).",
         "Expected: the reference arithmetic in `docs/results.md`.",
         "The whole-model GFLOPs of these configs are in the table above.",
@@ -255,6 +252,28 @@ def render_decoders(results: Sequence[Dict]) -> str:
             f"| {expected_g} | {_diff(gmacs, row.expected_gmacs)} |"
         )
     return "\n".join(lines + [""])
+
+
+def read_gflops(flops_md: str) -> Dict[str, Dict[str, float]]:
+    """Our GFLOPs per config from ``benchmarks/flops.md``: {config: {"total", "backbone", ...}}."""
+    if not os.path.exists(flops_md):
+        raise FileNotFoundError(f"{flops_md} is missing: run python -m benchmarks.flops first")
+    gflops: Dict[str, Dict[str, float]] = {}
+    by_name: Dict[str, Dict[str, float]] = {}
+    with open(flops_md) as f:
+        for line in f:
+            table = re.match(r"\| `([^`]+)` \|", line)
+            part = re.match(r"- `([^`]+)`: (.*)$", line.strip())
+            if table:
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if len(cells) == 9:  # the main table; the decoder table has other columns
+                    gflops[table.group(1)] = {"total": float(cells[6])}  # column "GFLOPs"
+            elif part:
+                pairs = (p.rsplit(" ", 1) for p in part.group(2).split(", "))
+                by_name[part.group(1)] = {k: float(v) for k, v in pairs}
+    for config, values in gflops.items():
+        values.update(by_name.get(os.path.basename(config), {}))
+    return gflops
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -276,8 +276,9 @@ def render(
         "",
         f"Regenerated from the stored measurements by `{RENDER_COMMAND}`; the command that"
         " measured each part is given in it. Method and options: the docstring of"
-        " `benchmarks/compare/__main__.py`. The tiny part compares decoders trained for a few minutes on toy"
-        " data; it says nothing about ADE20K, whose published numbers are in the last part.",
+        " `benchmarks/compare/__main__.py`. The tiny part compares decoders trained for a few"
+        " minutes on toy data; it says nothing about ADE20K, whose published numbers are in the"
+        " last part.",
         "",
     ]
     lines += tiny_section(runs, iters, data_version) + [""]

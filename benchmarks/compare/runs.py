@@ -1,9 +1,10 @@
 """Tiny part: one training run per (method, recipe, seed) in its own process, stored as JSON.
 
 A run is ``tools/train_net.py`` with ``train.seed=<seed>`` on the synthetic dataset, evaluated
-once at the end. Each finished run is stored as ``<results>/<method>__<recipe>__seed<k>__<iters>it.json``
-and never redone, so a long campaign survives interruptions and can be done in parts and in
-parallel; :func:`adopt_run` stores a run that finished after its parent process was stopped.
+once at the end. Each finished run is stored as
+``<results>/<method>__<recipe>__seed<k>__<iters>it.json`` and never redone, so a long campaign
+survives interruptions and can be done in parts and in parallel; :func:`adopt_run` stores a run
+that finished after its parent process was stopped.
 """
 
 import concurrent.futures
