@@ -45,6 +45,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def uptime() -> str:
+    """``uptime``'s line (the load averages), to say how busy the machine was."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unavailable"
+
+
 @functools.lru_cache(maxsize=None)
 def git_commit() -> str:
     """Short commit hash of the checkout the benchmark ran from."""

@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from benchmarks.common import ROOT, cpu_name, write_text
+from benchmarks.common import ROOT, cpu_name, uptime, write_text
 from benchmarks.flops import read_gflops
 from benchmarks.memory import memory_child, render_memory
 from benchmarks.part_timer import PARTS, Timed, time_pair
@@ -60,13 +60,6 @@ PAIRS: List[Tuple[str, Tuple[int, int], str, str]] = [
         "configs/ade20k/ablations/segvit_shrunk_vit_b16_512x512_160k.py",
     ),
 ]
-
-
-def uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "unavailable"
 
 
 def render_pairs(rows: Sequence[Dict], runs: int) -> List[str]:
@@ -212,8 +205,8 @@ def explanation(rows: Sequence[Dict]) -> str:
         "\n\n".join(
             [
                 "### Speed-up vs FLOPs ratio, part by part",
-                "Per part (GFLOPs from `flops.md`, seconds from the table above); why the speed-up is"
-                ' below the FLOPs ratio: `docs/results.md`, "Inference speed, Shrunk vs plain".',
+                "Per part (GFLOPs from `flops.md`, seconds from the table above); why the speed-up"
+                ' is below the FLOPs ratio: `docs/results.md`, "Inference speed, Shrunk vs plain".',
                 *[part_table(r) for r in rows],
             ]
         )
