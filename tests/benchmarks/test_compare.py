@@ -199,7 +199,7 @@ def test_times_name_the_device_they_were_measured_on():
 
 
 def test_adopt_stores_a_run_that_finished_after_its_parent_stopped(tmp_path, monkeypatch):
-    """A training process outlives a stopped parent process: --adopt stores its finished folder once,
+    """A training process outlives its stopped parent: --adopt stores its finished folder once,
     and refuses folders that are unfinished or stored already."""
     monkeypatch.setattr(runs, "describe_tiny", lambda method: {"tiny_gflops": 0.2})
     folder = tmp_path / "work" / "maskformer__own__seed1__2000it-20261130-212234-6152"
