@@ -110,7 +110,7 @@ def store_result(job: Dict, args, out: str, cmd: Sequence[str], wall: float, **e
         "data_version": args.data_version, "device": args.device,
         "device_name": args.device_name, "jobs": args.sharing or args.jobs, "threads": args.threads,
         "torch": args.torch_version, "overrides": list(method.recipes[recipe]),
-        "command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd),
+        "command": " ".join(c.replace(ROOT + os.sep, "") for c in cmd),  # no machine paths
         "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         **job["tiny"], **extra,
     }  # fmt: skip
@@ -165,7 +165,7 @@ def adopt_run(out: str, args) -> Dict:
     cmd = train_command(method, job["recipe"], job["seed"], args.iters, args.device, folder)
     end = os.path.getmtime(metrics)
     finished = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end))
-    note = f"stored by --adopt from {folder}"
+    note = f"stored by --adopt from {os.path.basename(folder)}"  # no machine path
     return store_result(job, args, folder, cmd, end - start, finished=finished, adopted=note)
 
 

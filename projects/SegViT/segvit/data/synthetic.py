@@ -126,8 +126,8 @@ def _check_root(root: str, meta: Optional[Dict]) -> bool:
     if found.get("version") != DATA_VERSION or (meta is not None and found != meta):
         raise ValueError(
             f"The synthetic dataset in {root!r} was generated with other settings ({found}) than "
-            f"requested ({meta or {'version': DATA_VERSION}}). Remove that folder to regenerate it, or "
-            "use another root."
+            f"requested ({meta or {'version': DATA_VERSION}}). Remove that folder to regenerate "
+            "it, or use another root."
         )
     return True
 
