@@ -1,15 +1,13 @@
 """What the benchmarks share: the repository root, building a model from a config, describing the
-machine, timing a callable, Markdown tables and writing a report in one step."""
+machine, Markdown tables and writing a report in one step."""
 
 import dataclasses
 import functools
 import json
 import os
 import platform
-import statistics
 import subprocess
-import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -77,24 +75,6 @@ def machine_lines() -> List[str]:
     if torch.cuda.is_available():
         lines.append(f"- GPU: {torch.cuda.get_device_name(0)}")
     return lines + [f"- repository commit: {git_commit()}"]
-
-
-def median_time(
-    fn: Callable[[], object], *, warmup: int, runs: int, sync: Optional[Callable] = None
-) -> float:
-    """Median seconds of ``runs`` calls of ``fn`` after ``warmup`` calls. ``sync`` (e.g.
-    ``torch.cuda.synchronize``) is called before each clock read, for asynchronous devices."""
-    sync = sync or (lambda: None)
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> List[str]:

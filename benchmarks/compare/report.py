@@ -6,6 +6,7 @@ import dataclasses
 import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from benchmarks.common import md_table
 from benchmarks.compare.methods import METHODS, PUBLISHED, RECIPES, FullSize, Method, config_exists
 
 RENDER_COMMAND = ".venv/bin/python -m benchmarks.compare"
@@ -258,14 +259,9 @@ def full_section(stored: Optional[Dict]) -> List[str]:
 
 
 def published_section() -> List[str]:
-    lines = [
-        "## Published: ADE20K val mIoU as the papers report it (not reproduced here)",
-        "",
-        "| method | backbone | crop | mIoU ss | mIoU ms | GFLOPs | source |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in PUBLISHED]
-    return lines + [""]
+    header = ("method", "backbone", "crop", "mIoU ss", "mIoU ms", "GFLOPs", "source")
+    lines = ["## Published: ADE20K val mIoU as the papers report it (not reproduced here)", ""]
+    return lines + md_table(header, PUBLISHED) + [""]
 
 
 def render(
