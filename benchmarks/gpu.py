@@ -35,7 +35,6 @@ is under ``output/`` so that it never replaces the committed ``benchmarks/gpu.md
 import argparse
 import dataclasses
 import os
-import platform
 import shlex
 import sys
 import time
@@ -44,7 +43,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from detectron2.config import LazyConfig, instantiate
 
-from benchmarks.common import ROOT, cpu_name, git_commit, write_text
+from benchmarks.common import ROOT, machine_lines, write_text
 from benchmarks.gpu_measure import (
     Row,
     free_memory,
@@ -128,14 +127,13 @@ def _fmt(value: Optional[float], digits: int) -> str:
 
 
 def environment(device: torch.device) -> List[str]:
-    """Lines describing the machine and the software stack."""
-    lines = [f"- Python {platform.python_version()}, torch {torch.__version__}"]
-    lines[0] += f", CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}"
-    versions = []
+    """Lines describing the machine (:func:`benchmarks.common.machine_lines`), the libraries and,
+    on a GPU, the device and its fp32 matmul settings."""
+    versions = [f"cuDNN {torch.backends.cudnn.version()}"]
     for name in ("detectron2", "timm", "fvcore"):
         module = sys.modules.get(name)
         versions.append(f"{name} {getattr(module, '__version__', '?') if module else '-'}")
-    lines.append("- " + ", ".join(versions))
+    lines = machine_lines() + ["- " + ", ".join(versions)]
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         lines.append(
@@ -148,9 +146,7 @@ def environment(device: torch.device) -> List[str]:
             f"cudnn.benchmark {torch.backends.cudnn.benchmark}"
         )
     else:
-        lines.append(f"- device: CPU ({cpu_name()}), "
-                     f"{torch.get_num_threads()} threads; no memory numbers")  # fmt: skip
-    lines.append(f"- repository commit: {git_commit()}")
+        lines.append("- device: CPU; no memory numbers")
     return lines
 
 
