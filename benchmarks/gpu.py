@@ -60,7 +60,9 @@ DEFAULT_OUTPUT = os.path.join(ROOT, "benchmarks", "gpu.md")
 PRECISIONS = ("fp32", "bf16")
 
 
-def build_model(spec: ModelSpec, device: torch.device, tiny: bool) -> Tuple[torch.nn.Module, Dict]:
+def build_with_config(
+    spec: ModelSpec, device: torch.device, tiny: bool
+) -> Tuple[torch.nn.Module, Dict]:
     """The config's model (random init) on ``device``, whole-image inference at the crop size, and
     the config (for the optimizer and the number of classes)."""
     cfg = LazyConfig.load(os.path.join(ROOT, spec.config))
@@ -91,7 +93,7 @@ def bench_model(spec: ModelSpec, args, device: torch.device, emit: Callable[[Row
     infer_plan = [(p, b) for p in args.precisions for b in (1, args.infer_batch)]
     start = time.time()
     try:
-        model, cfg = build_model(spec, device, args.tiny)
+        model, cfg = build_with_config(spec, device, args.tiny)
         cfg.optimizer.params.model = model
         optimizer = instantiate(cfg.optimizer)
     except Exception as e:  # noqa: BLE001  (record it for every row of this model)
