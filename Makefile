@@ -13,7 +13,7 @@ setup:
 # one only evaluates again; it never trains over it. `make clean-demo` starts from scratch.
 # DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides; DEMO_ENV: environment, e.g.
 # OMP_NUM_THREADS=1 (one intra-op thread: 9x faster per step than two on busy cores, not yet
-# measured on an idle machine; docs/results.md, "Demo speed"). benchmarks/demo_time.py uses them.
+# measured on an idle machine; docs/results.md, "Demo speed"). benchmarks/studies/demo_time.py uses them.
 DEMO_OUT ?= output/demo
 DEMO_OPTS ?=
 DEMO_ENV ?=

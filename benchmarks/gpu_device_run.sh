@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run benchmarks/gpu.py on a GPU machine, from the repository root:
+# Run `python -m benchmarks.gpu` on a GPU machine, from the repository root:
 #
-#     OUT=/some/folder bash benchmarks/gpu_device_run.sh [SITE] [extra gpu.py arguments]
+#     OUT=/some/folder bash benchmarks/gpu_device_run.sh [SITE] [extra benchmarks.gpu arguments]
 #
 # SITE (optional): a folder of unpacked wheels put on PYTHONPATH after projects/SegViT (default:
 # $SITE, else .gpu/site when it exists). OUT: where gpu.md (the table) and gpu.log (everything
@@ -68,7 +68,7 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-timeout "${BENCH_TIMEOUT:-420}" "$PYTHON" benchmarks/gpu.py --output "$OUT/gpu.md" "$@" 2>&1 \
+timeout "${BENCH_TIMEOUT:-420}" "$PYTHON" -m benchmarks.gpu --output "$OUT/gpu.md" "$@" 2>&1 \
   | tee -a "$LOG"
 status=${PIPESTATUS[0]}
 echo "== benchmark exit status $status ($(date -u '+%H:%M:%S UTC'))" | tee -a "$LOG"

@@ -1,4 +1,4 @@
-"""The tiny Shrunk SegViT and SETR-naive configs (rows of benchmarks/compare.py) train and
+"""The tiny Shrunk SegViT and SETR-naive configs (rows of benchmarks/compare/) train and
 evaluate through tools/train_net.py on the synthetic data, on the demo's tiny ViT."""
 
 import pytest
