@@ -1,6 +1,6 @@
-"""The point-sampled ATM loss as a recipe: the tiny SegViT configs take ``model.criterion.num_points``
-as an override (the key exists, so train_net does not refuse it), and every other config keeps
-the paper's dense loss."""
+"""The point-sampled ATM loss as a recipe: the tiny SegViT configs take the override
+``model.criterion.num_points=N`` (the key exists, so train_net does not refuse it), and every
+other config keeps the paper's dense loss."""
 
 from pathlib import Path
 

@@ -79,9 +79,7 @@ def test_every_pixel_taken_equals_the_dense_loss(ignore_mode, mask_classes, grid
 
 
 @pytest.mark.parametrize("ignore_mode", ["negative", "exclude"])
-def test_sampled_losses_are_the_dense_per_pixel_losses_at_the_sampled_pixels(
-    ignore_mode, recorded
-):
+def test_sampled_losses_are_the_dense_per_pixel_losses_at_the_sampled_pixels(ignore_mode, recorded):
     torch.manual_seed(0)
     labels, outputs = _labels(), _outputs(grids=((4, 3),))
     criterion = ATMCriterion(

@@ -29,10 +29,9 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from detectron2.projects.point_rend.semantic_seg import calculate_uncertainty
 from detectron2.utils import comm
 from torch import Tensor, nn
-
-from detectron2.projects.point_rend.semantic_seg import calculate_uncertainty
 
 from .mask_losses import dice_loss, sigmoid_focal_loss
 from .point_sampling import logits_at_pixels, mask_uncertainty, sample_pixels
@@ -152,7 +151,9 @@ class ATMCriterion(nn.Module):
         if not isinstance(loss_stride, int) or loss_stride < 1:
             raise ValueError(f"loss_stride must be a positive int, got {loss_stride!r}.")
         if not isinstance(num_points, int) or num_points < 0:
-            raise ValueError(f"num_points must be an int >= 0 (0: every pixel), got {num_points!r}.")
+            raise ValueError(
+                f"num_points must be an int >= 0 (0: every pixel), got {num_points!r}."
+            )
         if num_points > 0 and loss_stride > 1:
             raise ValueError(
                 f"num_points={num_points} and loss_stride={loss_stride} both thin out the loss "
