@@ -86,21 +86,22 @@ def test_sampled_losses_are_the_dense_per_pixel_losses_at_the_sampled_pixels(ign
         num_classes=K, ignore_mode=ignore_mode, pixel_ce_weight=10.0, num_points=40
     )
     got = criterion(outputs, labels)
-    mask_pixels, image_pixels = recorded  # (M, 40) for focal/dice, then (B, 40) for the pixel CE
-    present = [(b, k) for b in range(2) for k in range(K) if (labels[b] == k).any()]
-    assert mask_pixels.shape == (len(present), 40) == (7, 40) and image_pixels.shape == (2, 40)
-    assert any(labels.flatten(1)[0, mask_pixels[:4]].eq(IGNORE).flatten())  # ignore sampled
+    (pixels,) = recorded  # (B, 40): one point set per image, for its K masks and the pixel CE
+    assert pixels.shape == (2, 40)
+    flat_labels = labels.flatten(1)
+    assert bool(flat_labels[0, pixels[0]].eq(IGNORE).any())  # an ignore pixel was sampled
     # Reference: the official upsampling to the label size, read at the sampled pixels.
     full = F.interpolate(outputs["pred_masks"], size=SIZE, mode="bilinear", align_corners=False)
-    full, flat_labels = full.flatten(2), labels.flatten(1)
+    x = full.flatten(2).gather(2, pixels[:, None].expand(-1, K, -1))  # (B, K, 40)
+    lab = flat_labels.gather(1, pixels)  # (B, 40)
+    present = [(b, k) for b in range(2) for k in range(K) if (labels[b] == k).any()]
+    assert len(present) == 7
     focal = dice = 0.0
-    for (b, k), pixels in zip(present, mask_pixels):
-        x, lab = full[b, k, pixels][None], flat_labels[b, pixels][None]
-        valid = lab != IGNORE if ignore_mode == "exclude" else None
-        focal = focal + sigmoid_focal_loss(x, (lab == k).double(), valid=valid).sum()
-        dice = dice + dice_loss(x, (lab == k).double(), valid=valid).sum()
-    lab = flat_labels.gather(1, image_pixels)
-    x = full.gather(2, image_pixels[:, None].expand(-1, K, -1))
+    for b, k in present:
+        valid = lab[b : b + 1] != IGNORE if ignore_mode == "exclude" else None
+        target = (lab[b : b + 1] == k).double()
+        focal = focal + sigmoid_focal_loss(x[b, k][None], target, valid=valid).sum()
+        dice = dice + dice_loss(x[b, k][None], target, valid=valid).sum()
     pixel_ce = F.cross_entropy(x, lab, ignore_index=IGNORE)
     assert got["loss_focal"].item() == pytest.approx(20.0 * focal.item() / 7, rel=1e-9)
     assert got["loss_dice"].item() == pytest.approx(dice.item() / 7, rel=1e-9)
@@ -108,23 +109,30 @@ def test_sampled_losses_are_the_dense_per_pixel_losses_at_the_sampled_pixels(ign
 
 
 @pytest.mark.parametrize("ignore_mode", ["negative", "exclude"])
-def test_gradient_reaches_the_sampled_pixels_only(ignore_mode, recorded):
+@pytest.mark.parametrize("mask_classes", ["present", "all"])
+def test_gradient_reaches_the_sampled_pixels_of_the_supervised_masks_only(
+    ignore_mode, mask_classes, recorded
+):
     torch.manual_seed(1)
     labels = _labels()
     outputs = _outputs(grids=(SIZE,), requires_grad=True)  # masks at label size: one pixel each
     criterion = ATMCriterion(
-        num_classes=K, ignore_mode=ignore_mode, mask_classes="all", num_points=30
+        num_classes=K, ignore_mode=ignore_mode, mask_classes=mask_classes, num_points=30
     )
     losses = criterion(outputs, labels)
     (losses["loss_focal"] + losses["loss_dice"]).backward()
     grad = outputs["pred_masks"].grad.flatten(2)  # (B, K, H*W)
-    (pixels,) = recorded  # (B*K, 30): mask_classes="all" supervises every (image, class)
-    expected = torch.zeros_like(grad, dtype=torch.bool).view(2 * K, -1)
-    expected.scatter_(1, pixels, True)
+    (pixels,) = recorded  # (B, 30)
+    sampled = torch.zeros(2, SIZE[0] * SIZE[1], dtype=torch.bool).scatter_(1, pixels, True)
     if ignore_mode == "exclude":  # sampled ignore pixels do not count
-        expected &= labels.flatten(1).repeat_interleave(K, 0) != IGNORE
+        sampled &= labels.flatten(1) != IGNORE
+    supervised = torch.ones(2, K, dtype=torch.bool)
+    if mask_classes == "present":
+        supervised = torch.stack([(labels == k).flatten(1).any(1) for k in range(K)], dim=1)
+        assert not supervised.all()  # class 3 is absent from image 1: its mask gets nothing
+    expected = sampled[:, None] & supervised[..., None]  # (B, K, H*W)
     assert expected.sum() > 0 and (~expected).sum() > 0
-    assert torch.equal(grad.view(2 * K, -1) != 0, expected)
+    assert torch.equal(grad != 0, expected)
 
 
 def test_pixel_ce_gradient_reaches_the_sampled_non_ignored_pixels_of_all_classes(recorded):
@@ -133,17 +141,17 @@ def test_pixel_ce_gradient_reaches_the_sampled_non_ignored_pixels_of_all_classes
     outputs = _outputs(grids=(SIZE,), requires_grad=True)
     criterion = ATMCriterion(num_classes=K, pixel_ce_weight=1.0, num_points=25)
     criterion(outputs, labels)["loss_pixel_ce"].backward()
-    _, pixels = recorded  # (B, 25)
+    (pixels,) = recorded  # (B, 25)
     expected = torch.zeros(2, SIZE[0] * SIZE[1], dtype=torch.bool).scatter_(1, pixels, True)
     expected &= labels.flatten(1) != IGNORE
     got = outputs["pred_masks"].grad.flatten(2) != 0  # (B, K, H*W)
     assert torch.equal(got, expected[:, None].expand(-1, K, -1))
 
 
-def test_importance_sampling_picks_the_uncertain_pixels():
+def test_importance_sampling_picks_the_pixels_where_a_class_mask_is_uncertain():
     torch.manual_seed(0)
-    logits = torch.full((1, 1, 16, 16), 10.0)
-    logits[..., :8] = 0.0  # left half uncertain
+    logits = torch.full((1, 3, 16, 16), 10.0)
+    logits[:, 1, :, :8] = 0.0  # class 1's mask uncertain on the left half, the others sure
     pixels = sample_pixels(
         logits, (16, 16), num_points=32, oversample_ratio=3.0, importance_sample_ratio=1.0
     )

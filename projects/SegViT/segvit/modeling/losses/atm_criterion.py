@@ -17,24 +17,23 @@ are the official ones restricted to a regular grid of 1 / s^2 of the pixels. Whi
 present is still read from every pixel. The demo uses s = 4 to cut the loss's cost
 (docs/results.md).
 
-Optional, not in the paper (off by default): ``num_points`` N > 0 evaluates focal and dice on N
-label pixels per supervised mask, chosen by Mask2Former's importance sampling on that mask's logits
-(uncertainty -|logit|), and the pixel cross-entropy on N pixels per image chosen on all K masks
-(PointRend's top-2 gap); see point_sampling.py. The class loss is unchanged. Sampled ignore pixels
-follow ``ignore_mode`` as in the dense loss: negatives ("negative") or dropped ("exclude"); the
-pixel cross-entropy always drops them.
+Optional, not in the paper (off by default): ``num_points`` N > 0 evaluates focal, dice (and the
+pixel cross-entropy) on N label pixels per image, chosen by Mask2Former's importance sampling on
+the image's K class masks and shared by them (point_sampling.py); a class mask's target at a point
+is ``label == k`` there. The class loss is unchanged. Sampled ignore pixels follow ``ignore_mode``
+as in the dense loss: negatives ("negative") or dropped ("exclude"); the pixel cross-entropy
+always drops them.
 """
 
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from detectron2.projects.point_rend.semantic_seg import calculate_uncertainty
 from detectron2.utils import comm
 from torch import Tensor, nn
 
 from .mask_losses import dice_loss, sigmoid_focal_loss
-from .point_sampling import logits_at_pixels, mask_uncertainty, sample_pixels
+from .point_sampling import logits_at_pixels, sample_pixels
 
 __all__ = ["ATMCriterion", "present_classes", "upsample_at_stride"]
 
@@ -135,8 +134,8 @@ class ATMCriterion(nn.Module):
             loss_stride (int): compute the losses on every ``loss_stride``-th label pixel in each
                 direction (see the module docstring); 1 (default, the paper) uses every pixel.
             num_points (int): > 0: the mask losses on this many importance-sampled label pixels
-                per mask (Mask2Former: 12544), every pixel once if >= H*W; 0 (default, the
-                paper): every pixel.
+                per image (Mask2Former: 12544 per mask), every pixel once if >= H*W; 0 (default,
+                the paper): every pixel.
             oversample_ratio (float): candidate points per sampled point (Mask2Former: 3.0).
             importance_sample_ratio (float): fraction of the points taken at the most uncertain
                 candidates, the rest uniform (Mask2Former: 0.75).
@@ -325,37 +324,32 @@ class ATMCriterion(nn.Module):
         self, pred_masks: Tensor, targets: _BatchTargets
     ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """Unweighted focal, dice (and pixel CE, or None) on ``num_points`` importance-sampled
-        label pixels of each supervised mask (and of each image, for the pixel CE)."""
-        sampling = dict(
+        label pixels per image, the same for the image's K class masks."""
+        # One point set per image, shared by its K class masks (and the pixel CE).
+        pixels = sample_pixels(
+            pred_masks,
+            targets.size,
             num_points=self.num_points,
             oversample_ratio=self.oversample_ratio,
             importance_sample_ratio=self.importance_sample_ratio,
-        )
-        labels = targets.labels.flatten(1)  # (B, H*W)
-        if targets.batch_idx.numel() == 0:
-            # No present class in the batch: zero mask losses that keep the graph connected.
-            loss_focal = loss_dice = pred_masks.sum() * 0.0
-        else:
-            masks = pred_masks[targets.batch_idx, targets.class_idx][:, None]  # (M, 1, h, w)
-            pixels = sample_pixels(masks, targets.size, **sampling)  # (M, P)
-            logits = logits_at_pixels(masks, pixels, targets.size)[:, 0]  # (M, P)
-            point_labels = labels[targets.batch_idx].gather(1, pixels)  # (M, P)
-            target = (point_labels == targets.class_idx[:, None]).to(logits.dtype)
-            valid = None  # "negative": a sampled ignore pixel is a negative, as in the dense loss
-            if self.ignore_mode == "exclude":
-                valid = point_labels != self.ignore_value
-            focal = sigmoid_focal_loss(logits, target, valid=valid)
-            loss_focal = focal.sum() / targets.num_masks
-            loss_dice = dice_loss(logits, target, valid=valid).sum() / targets.num_masks
-        if self.pixel_ce_weight == 0:
-            return loss_focal, loss_dice, None
-        # PointRend's semantic uncertainty (gap of the top two of K logits) needs K >= 2.
-        uncertainty = calculate_uncertainty if self.num_classes > 1 else mask_uncertainty
-        pixels = sample_pixels(
-            pred_masks, targets.size, uncertainty_func=uncertainty, **sampling
         )  # (B, P)
         logits = logits_at_pixels(pred_masks, pixels, targets.size)  # (B, K, P)
-        point_labels = labels.gather(1, pixels)  # (B, P)
+        point_labels = targets.labels.flatten(1).gather(1, pixels)  # (B, P)
+        if targets.batch_idx.numel() == 0:
+            # No present class in the batch: zero mask losses that keep the graph connected.
+            loss_focal = loss_dice = logits.sum() * 0.0
+        else:
+            masks = logits[targets.batch_idx, targets.class_idx]  # (M, P)
+            mask_labels = point_labels[targets.batch_idx]  # (M, P)
+            target = (mask_labels == targets.class_idx[:, None]).to(masks.dtype)
+            valid = None  # "negative": a sampled ignore pixel is a negative, as in the dense loss
+            if self.ignore_mode == "exclude":
+                valid = mask_labels != self.ignore_value
+            focal = sigmoid_focal_loss(masks, target, valid=valid)
+            loss_focal = focal.sum() / targets.num_masks
+            loss_dice = dice_loss(masks, target, valid=valid).sum() / targets.num_masks
+        if self.pixel_ce_weight == 0:
+            return loss_focal, loss_dice, None
         per_point = F.cross_entropy(
             logits, point_labels, ignore_index=self.ignore_value, reduction="none"
         )  # (B, P), 0 on ignored pixels

@@ -1,15 +1,21 @@
 """Label pixels chosen by Mask2Former's importance sampling, and the mask logits at them.
 
-Mask2Former (Cheng et al., CVPR 2022, Sec. 3.3) computes its mask losses on K points per mask
+Mask2Former (Cheng et al., CVPR 2022, Sec. 3.3) computes its mask losses on N points per mask
 instead of every pixel: kN random candidates (oversample ratio k), the beta N most uncertain of
 them (uncertainty -|logit|), plus (1 - beta) N uniform random points. maskformer2's
 ``mask2former/modeling/criterion.py`` does it with Detectron2's PointRend functions
 ``get_uncertain_point_coords_with_randomness`` and ``point_sample``; so does this module.
 
-One difference, for semantic labels: each chosen point is moved to the centre of the label pixel
-it falls in. Its target is then that pixel's label (exact, and an ignore pixel is known as such,
-where Mask2Former bilinearly samples binary masks), and its mask logit is the value the official
-loss's bilinear upsampling gives at that pixel. So the point loss is the dense per-pixel loss on a
+ATM fixes query k <-> class k, so an image's K class masks are supervised on the same pixels:
+one point set per image, whose uncertainty at a point is that of its most uncertain class mask,
+max_k -|logit_k| (Mask2Former's -|logit| when K = 1). It serves focal, dice and the demo's pixel
+cross-entropy, and costs one sampling per image instead of one per mask (on CPU the candidates'
+``topk`` dominates the sampling's cost).
+
+One more difference, for semantic labels: each chosen point is moved to the centre of the label
+pixel it falls in. Its target is then that pixel's label (exact, and an ignore pixel is known as
+such, where Mask2Former bilinearly samples binary masks), and its mask logits are the values the
+official loss's bilinear upsampling gives at that pixel. So the point loss is the dense per-pixel loss on a
 subset of the pixels; with ``num_points >= H * W`` the subset is every pixel once, and the point
 loss equals the dense one (the deterministic mode the tests use).
 """
@@ -23,12 +29,13 @@ from detectron2.projects.point_rend.point_features import (
 )
 from torch import Tensor
 
-__all__ = ["mask_uncertainty", "sample_pixels", "logits_at_pixels"]
+__all__ = ["class_mask_uncertainty", "sample_pixels", "logits_at_pixels"]
 
 
-def mask_uncertainty(logits: Tensor) -> Tensor:
-    """Mask2Former's point uncertainty of binary mask logits (N, 1, P): -|logit| (highest at 0)."""
-    return -logits.abs()
+def class_mask_uncertainty(logits: Tensor) -> Tensor:
+    """Uncertainty (N, 1, P) of K binary class-mask logits (N, K, P) at P points: that of the
+    most uncertain mask, max_k -|logit_k| (Mask2Former's -|logit| for one mask)."""
+    return -logits.abs().amin(dim=1, keepdim=True)
 
 
 @torch.no_grad()
@@ -39,7 +46,7 @@ def sample_pixels(
     num_points: int,
     oversample_ratio: float,
     importance_sample_ratio: float,
-    uncertainty_func: Callable[[Tensor], Tensor] = mask_uncertainty,
+    uncertainty_func: Callable[[Tensor], Tensor] = class_mask_uncertainty,
 ) -> Tensor:
     """Flat indices of ``num_points`` label pixels per map, by importance sampling.
 
@@ -50,7 +57,7 @@ def sample_pixels(
         num_points (int): points per map; ``>= H * W`` returns every pixel once, in order.
         oversample_ratio (float): candidates per point (>= 1).
         importance_sample_ratio (float): fraction of the points taken where uncertainty is highest.
-        uncertainty_func: e.g. :func:`mask_uncertainty` (one mask per map), or Detectron2's
+        uncertainty_func: :func:`class_mask_uncertainty` (default), or e.g. Detectron2's
             ``point_rend.semantic_seg.calculate_uncertainty`` (top-2 gap across C classes).
 
     Returns:
