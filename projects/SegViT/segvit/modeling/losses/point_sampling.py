@@ -15,9 +15,9 @@ cross-entropy, and costs one sampling per image instead of one per mask (on CPU 
 One more difference, for semantic labels: each chosen point is moved to the centre of the label
 pixel it falls in. Its target is then that pixel's label (exact, and an ignore pixel is known as
 such, where Mask2Former bilinearly samples binary masks), and its mask logits are the values the
-official loss's bilinear upsampling gives at that pixel. So the point loss is the dense per-pixel loss on a
-subset of the pixels; with ``num_points >= H * W`` the subset is every pixel once, and the point
-loss equals the dense one (the deterministic mode the tests use).
+official loss's bilinear upsampling gives at that pixel. So the point loss is the dense per-pixel
+loss on a subset of the pixels; with ``num_points >= H * W`` the subset is every pixel once, and
+the point loss equals the dense one (the deterministic mode the tests use).
 """
 
 from typing import Callable, Tuple
