@@ -23,4 +23,11 @@ def test_explicit_devices_are_kept(monkeypatch):
 
 
 def test_cpu_description_names_the_threads():
-    assert describe_device("cpu") == f"cpu ({torch.get_num_threads()} threads)"
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert describe_device("cpu") == "cpu (1 thread)"
+        torch.set_num_threads(2)
+        assert describe_device("cpu") == "cpu (2 threads)"
+    finally:
+        torch.set_num_threads(previous)

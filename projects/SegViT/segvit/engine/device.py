@@ -35,4 +35,5 @@ def describe_device(device: str) -> str:
         index = torch.device(device).index
         name = torch.cuda.get_device_name(index if index is not None else 0)
         return f"{device} ({name}, {torch.cuda.device_count()} visible)"
-    return f"{device} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{device} ({threads} thread{'' if threads == 1 else 's'})"
