@@ -46,6 +46,7 @@ from segvit.engine import (  # noqa: E402
     create_ddp_model,
     preserve_rng,
 )
+from segvit.engine.device import describe_device, resolve_device  # noqa: E402
 from segvit.engine.output_dir import check_training_output_dir, new_eval_output_dir  # noqa: E402
 from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
 
@@ -257,6 +258,9 @@ def main(args):
     cfg = LazyConfig.load(args.config_file)
     check_overrides(cfg, args.opts)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    cfg.train.device = resolve_device(cfg.train.device, num_gpus=args.num_gpus)  # "auto"
+    if comm.is_main_process():  # before Detectron2's long set-up log
+        print(f"train_net: device {describe_device(cfg.train.device)}", flush=True)
     check_device(cfg)
     check_num_classes(cfg, ("test",) if args.eval_only else ("train", "test"))
 

@@ -60,6 +60,9 @@ def add_segvit_config(cfg: CN) -> CN:
     loss.MASK_CLASSES = "present"  # official: focal/dice on present classes; "all" adds absent ones
     loss.PIXEL_CE_WEIGHT = 0.0  # not in the paper: per-pixel CE across the queries' mask logits
     loss.LOSS_STRIDE = 1  # not in the paper if > 1: the losses on every s-th label pixel only
+    loss.NUM_POINTS = 0  # not in the paper if > 0: mask losses on N importance-sampled pixels
+    loss.OVERSAMPLE_RATIO = 3.0  # Mask2Former's point sampling (used when NUM_POINTS > 0)
+    loss.IMPORTANCE_SAMPLE_RATIO = 0.75
 
     # Inference (a model setting, not a trainer branch).
     inf = cfg.MODEL.SEGVIT.INFERENCE = CN()
