@@ -94,13 +94,15 @@ def ranking_lines(entries: Sequence[Entry]) -> List[str]:
     return lines
 
 
-def tiny_row(method: Method, own: Optional[Entry], demo: Optional[Entry]) -> str:
+def tiny_row(method: Method, by_recipe: Dict[str, Optional[Entry]]) -> str:
     """One table row: sizes, optimizer, mIoU per recipe, s/it and wall minutes per recipe."""
-    if not config_exists(method.tiny_config) and not (own or demo):
-        return f"| {method.name} | config missing (`{method.tiny_config}`) | | | | | | | |"
-    by_recipe = {"own": own, "demo": demo}
+    stored = [e for e in by_recipe.values() if e]
+    if not config_exists(method.tiny_config) and not stored:
+        return f"| {method.name} | config missing (`{method.tiny_config}`) |" + " |" * (
+            5 + len(RECIPES)
+        )
     recipes = [r for r in RECIPES if r in method.recipes]
-    first = (own or demo).runs[0] if (own or demo) else {}
+    first = stored[0].runs[0] if stored else {}
 
     def number(key: str, spec: str) -> str:
         return fmt(first.get(key), spec)
@@ -108,13 +110,13 @@ def tiny_row(method: Method, own: Optional[Entry], demo: Optional[Entry]) -> str
     def mious(recipe: str) -> str:
         if recipe not in method.recipes:
             return "n/a"
-        return by_recipe[recipe].cell() if by_recipe[recipe] else "not run yet"
+        return by_recipe[recipe].cell() if by_recipe.get(recipe) else "not run yet"
 
     def timing(key: str, scale: float, fmt: str) -> str:
         """Median per recipe, tagged with where it ran: times on a GPU and a CPU differ."""
         cells = []
         for rc in recipes:
-            if not by_recipe[rc]:
+            if not by_recipe.get(rc):
                 cells.append("-")
                 continue
             runs = by_recipe[rc].runs
@@ -126,8 +128,9 @@ def tiny_row(method: Method, own: Optional[Entry], demo: Optional[Entry]) -> str
 
     return (
         f"| {method.name} | {number('tiny_params_m', '{:.2f}')} |"
-        f" {number('tiny_gflops', '{:.3f}')} | {first.get('optimizer', '-')} | {mious('own')} |"
-        f" {mious('demo')} | {timing('s_per_iter', 1, '{:.3f}')} |"
+        f" {number('tiny_gflops', '{:.3f}')} | {first.get('optimizer', '-')} |"
+        + "".join(f" {mious(r)} |" for r in RECIPES)
+        + f" {timing('s_per_iter', 1, '{:.3f}')} |"
         f" {timing('wall_s', 60, '{:.1f}')} | {method.demo_note} |"
     )
 
@@ -161,12 +164,11 @@ def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) 
         " bit-identical training, so a seed's mIoU is one sample of the same spread either way.",
         "",
         "| method | params (M) | GFLOPs (128x128) | optimizer | mIoU, own loss | mIoU, demo"
-        " recipe | s/it (own / demo) | wall min (own / demo) | what the recipes are |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " recipe | mIoU, sampled loss | s/it (own / demo / sampled) | wall min (own / demo /"
+        " sampled) | what the recipes are |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [
-        tiny_row(m, entries.get((m.name, "own")), entries.get((m.name, "demo"))) for m in METHODS
-    ]
+    lines += [tiny_row(m, {r: entries.get((m.name, r)) for r in RECIPES}) for m in METHODS]
     lines += ["", completeness(entries)]
     lines += [
         "",

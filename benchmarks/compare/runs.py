@@ -119,7 +119,7 @@ def store_result(job: Dict, args, out: str, cmd: Sequence[str], wall: float, **e
 
 
 RUN_FOLDER = re.compile(
-    r"^(?P<key>\w+?)__(?P<recipe>own|demo)__seed(?P<seed>\d+)__(?P<iters>\d+)it"
+    r"^(?P<key>\w+?)__(?P<recipe>[a-z]+)__seed(?P<seed>\d+)__(?P<iters>\d+)it"
     r"-(?P<stamp>\d{8}-\d{6})-\d+$"
 )
 
