@@ -139,7 +139,7 @@ def render(results: Sequence[Dict]) -> str:
         "fvcore counts (one multiply-add = one flop, the paper's convention), batch 1, one crop",
         "at the model's inference crop size, whole-image pass; the ATM class-mask einsum runs at",
         "the full crop resolution as in the official code. Uncounted elementwise ops (GELU, pad,",
-        "...) are bounded by `segvit.utils.flops` and stay far below 1%. Paper numbers: Table 8",
+        "...) are bounded by `segvit.analysis.flops` and stay far below 1%. Paper numbers: Table 8",
         "(ViT-B, ADE20K 512), Tables 1-3 (ViT-L). Head params: `model.head`; 'expected' is the",
         "arithmetic of `segvit_facts.md` section 7.",
         "",

@@ -443,7 +443,7 @@ def photo_child(case: str) -> Dict:
     computation ("photo-K-reference"): all class maps resized to the photo, then argmax."""
     from PIL import Image
 
-    from segvit.utils import predictor as predictor_module
+    from segvit import predictor as predictor_module
 
     parts = case.split("-")
     num_classes, reference = int(parts[1]), parts[-1] == "reference"

@@ -12,7 +12,7 @@ import torch
 from crafted_pickles import crafted_files
 from torch import nn
 
-from segvit.checkpoint.safe_checkpointer import (
+from segvit.checkpoint import (
     CheckpointError,
     DiskFullError,
     SafeCheckpointer,

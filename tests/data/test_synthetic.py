@@ -19,7 +19,7 @@ from segvit.data.synthetic import (
     generate_synthetic_dataset,
     register_synthetic,
 )
-from segvit.evaluation.color_baseline import evaluate_color_baseline
+from segvit.analysis.color_baseline import evaluate_color_baseline
 
 NUM_TRAIN, NUM_VAL = 12, 4
 
