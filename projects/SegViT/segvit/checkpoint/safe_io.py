@@ -243,6 +243,9 @@ def _safetensors_problem(path: str) -> Optional[str]:
 def _read_safetensors(path: str) -> Dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
+    with open(path, "rb") as f:
+        if _text_like(f.read(256)):
+            raise CheckpointError(_describe_unusable(path, ValueError("a text file")))
     problem = _safetensors_problem(path)
     if problem is None:
         try:
