@@ -471,7 +471,7 @@ def test_missing_and_non_checkpoint_files_are_named(tmp_path):
         read_official_checkpoint(str(tmp_path / "absent.pth"))
     path = tmp_path / "text.pth"
     path.write_text("not a checkpoint")
-    with pytest.raises(OfficialCheckpointError, match=r"text\.pth is not a checkpoint: it is a text"):
+    with pytest.raises(OfficialCheckpointError, match=r"text\.pth is not a checkpoint: it is a"):
         read_official_checkpoint(str(path))
 
 

@@ -23,7 +23,7 @@ from detectron2.checkpoint import DetectionCheckpointer
 
 from segvit.modeling.backbone.utils import square_grid
 
-from .safe_io import CheckpointError, broken_file_fix, atomic_write, atomic_write_text, read_weights
+from .safe_io import CheckpointError, atomic_write, atomic_write_text, broken_file_fix, read_weights
 from .vit_weights import fit_pos_embed
 
 __all__ = ["SafeCheckpointer", "load_model_weights"]

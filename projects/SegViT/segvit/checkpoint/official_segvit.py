@@ -14,8 +14,9 @@ every name and shape of the five released files (read from the files the officia
   its position in ``pos_embed``, the loss's constant class weights), and refuses with the tensor
   and both shapes when anything does not fit the model built from the config.
 
-The mapping is one table of name templates, read in both directions by :func:`translate_name`. Stage numbers are 1-based
-in the official names (``decoder_1``, ``input_proj_1``) and 0-based in ours (``decoders.0``).
+The mapping is one table of name templates, read in both directions by :func:`translate_name`.
+Stage numbers are 1-based in the official names (``decoder_1``, ``input_proj_1``) and 0-based in
+ours (``decoders.0``).
 """
 
 import functools
@@ -243,7 +244,8 @@ def translate_name(name: str, kind: str, *, to_ours: bool = True) -> Optional[st
     """Our name for an official tensor name (``to_ours``) or the official name for ours.
 
     Args:
-        name: a tensor name (``backbone.layers.0.ln1.weight`` or ``backbone.blocks.0.norm1.weight``).
+        name: a tensor name (official ``backbone.layers.0.ln1.weight``, ours
+            ``backbone.blocks.0.norm1.weight``).
         kind: the head, from :func:`official_head_kind`: "atm" or "qu_atm".
         to_ours: the direction.
 

@@ -100,15 +100,11 @@ def _read_npz(path: str, w: Dict[str, Any]) -> Dict[str, torch.Tensor]:
     if stacked:  # big_vision "scan" layout: arrays stacked over blocks
         depth = w[f"{prefix}Transformer/encoderblock/LayerNorm_0/scale"].shape[0]
     else:
-        depth = 1 + max(
-            int(m.group(1)) for k in keys if (m := block_re.match(k)) and m.group(1)
-        )
+        depth = 1 + max(int(m.group(1)) for k in keys if (m := block_re.match(k)) and m.group(1))
     first = "encoderblock/" if stacked else "encoderblock_0/"
     block0 = [k for k in keys if k.startswith(f"{prefix}Transformer/{first}")]
     num_heads = next(w[k].shape[-2] for k in block0 if k.endswith("/query/kernel"))
-    mlp_dim = next(
-        w[k].shape[-1] for k in block0 if re.search(r"MlpBlock_\d+/Dense_0/kernel$", k)
-    )
+    mlp_dim = next(w[k].shape[-1] for k in block0 if re.search(r"MlpBlock_\d+/Dense_0/kernel$", k))
     num_classes = w[f"{prefix}head/bias"].shape[-1] if f"{prefix}head/bias" in keys else 0
     has_map = any(k.startswith(f"{prefix}MAPHead_0/") for k in keys)
 
