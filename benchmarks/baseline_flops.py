@@ -5,7 +5,7 @@ Counts with fvcore (one multiply-add = one flop, the papers' convention) on the 
 evaluation mode, batch 1, one 512x512 image, whole-image inference, including the final per-class
 combination of masks and classes, as the papers' tools do (Mask2Former's ``analyze_model.py``,
 SegViT's ``get_flops_fvcore.py``). The project's counter carries handles for the attention ops,
-``aten::grid_sampler`` and ``aten::baddbmm`` (``segvit.utils.flops``); it refuses to report a
+``aten::grid_sampler`` and ``aten::baddbmm`` (``segvit.analysis.flops``); it refuses to report a
 total that could miss more than 1%.
 
 Example::
@@ -21,7 +21,7 @@ from typing import Dict, Optional
 import torch
 
 from benchmarks.common import build_model
-from segvit.utils.flops import count_flops
+from segvit.analysis.flops import count_flops
 
 CONFIGS = "configs/common/models"
 

@@ -86,7 +86,7 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> List[st
 def write_text(path: str, text: str) -> None:
     """Write ``path`` through a temporary file and a rename: an interrupted run leaves no half
     report (the package's atomic writer)."""
-    from segvit.checkpoint.safe_checkpointer import atomic_write
+    from segvit.checkpoint.safe_io import atomic_write
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write(path, lambda f: f.write(text.encode("utf-8")), what="report")

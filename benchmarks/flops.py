@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Parameters and GFLOPs of the paper's configurations, compared with the paper (-> flops.md).
 
-Counts every row of :data:`ROWS` in-process (fvcore through ``segvit.utils.flops``, batch 1, one
+Counts every row of :data:`ROWS` in-process (fvcore through ``segvit.analysis.flops``, batch 1, one
 crop at the model's inference crop size, whole-image pass: the paper's protocol; the same counts
 as ``tools/analyze_model.py``) and writes a Markdown table with our GFLOPs, the paper's, and the
 difference. A row more than 1% away from the paper is flagged and must be explained in
@@ -107,7 +107,7 @@ def count(config: str) -> Dict:
     of one whole-image pass at the model's inference crop size (512x512 without one)."""
     import torch
 
-    from segvit.utils.flops import count_flops
+    from segvit.analysis.flops import count_flops
 
     model = build_model(config)
     inference = getattr(model, "inference", None)
@@ -162,7 +162,7 @@ def render(results: Sequence[Dict]) -> str:
         "fvcore counts (one multiply-add = one flop, the paper's convention), batch 1, one crop",
         "at the model's inference crop size, whole-image pass; the ATM class-mask einsum runs at",
         "the full crop resolution as in the official code. Uncounted elementwise ops (GELU, pad,",
-        "...) are bounded by `segvit.utils.flops` and stay far below 1%. Paper numbers: Table 8",
+        "...) are bounded by `segvit.analysis.flops` and stay far below 1%. Paper numbers: Table 8",
         "(ViT-B, ADE20K 512), Tables 1-3 (ViT-L). Head params: `model.head`; 'expected' is the",
         "reference arithmetic in `docs/results.md`.",
         "",

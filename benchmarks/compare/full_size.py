@@ -61,7 +61,7 @@ def params_and_gflops(model, hw: Tuple[int, int]) -> Dict[str, float]:
     """Params (M), decoder params (M: all but the ViT/Swin), fvcore GFLOPs of one whole pass."""
     import torch
 
-    from segvit.utils.flops import count_flops
+    from segvit.analysis.flops import count_flops
 
     with torch.no_grad():
         report = count_flops(model, model_inputs(hw))
