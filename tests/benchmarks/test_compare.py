@@ -52,17 +52,18 @@ def test_table_has_median_and_min_max_per_method_and_recipe():
     segvit = row(text, "SegViT")
     assert "**71.00** (70.00-72.00, seeds 0,1,2)" in segvit  # own: median, min-max, seeds
     assert "**76.00** (75.00-77.50, seeds 0,1,2)" in segvit  # demo recipe column
-    assert "| 0.050 (GPU) / 0.050 (GPU) |" in segvit  # s/it of both recipes
-    assert "| 2.0 (GPU) / 2.0 (GPU) |" in segvit  # median wall minutes per run
+    assert "| not run yet |" in segvit  # the sampled recipe has no stored run
+    assert "| 0.050 (GPU) / 0.050 (GPU) / - |" in segvit  # s/it of each recipe
+    assert "| 2.0 (GPU) / 2.0 (GPU) / - |" in segvit  # median wall minutes per run
     maskformer = row(text, "MaskFormer")
-    assert "**65.00** (60.00-71.50, seeds 0,1,2) | n/a |" in maskformer
+    assert "**65.00** (60.00-71.50, seeds 0,1,2) | n/a | n/a |" in maskformer
     assert "55.00 (1 seed: 0)" in row(text, "SETR-naive")
     assert "2 stored runs at another iteration count or data version" in text
     assert "10.00" not in text
     # Seed spreads 2.0 (SegViT own), 2.5 (demo), 11.5 (MaskFormer).
     assert "2.00 to 11.50 points, median 2.50" in text
     # Complete: SegViT own and demo, MaskFormer; SETR-naive has 1 of its 3 seeds.
-    assert "Complete (3 seeds): 3 of 10 method/recipes." in text
+    assert "Complete (3 seeds): 3 of 12 method/recipes." in text
     assert "SETR-naive (own: 1 of 3)" in text
 
 
@@ -99,6 +100,7 @@ def test_missing_config_is_reported_not_fatal(monkeypatch):
     assert [(j["method"].name, j["recipe"]) for j in jobs] == [
         ("SegViT", "own"),
         ("SegViT", "demo"),
+        ("SegViT", "sampled"),
     ]
     assert notes == ["Segmenter: config missing (configs/synthetic/segmenter_tiny.py), skipped"]
 
@@ -193,7 +195,7 @@ def test_times_name_the_device_they_were_measured_on():
     cpu = dict(fake_run("SegViT", "demo", 1, 76.0, s_per_iter=0.3), device="cpu", jobs=2)
     runs = [fake_run("SegViT", "own", 0, 70.0), cpu, fake_run("SegViT", "demo", 0, 75.0)]
     segvit = row(report.render(runs, None, 2000, 3), "SegViT")
-    assert "| 0.050 (GPU) / 0.175 (GPU+CPU) |" in segvit
+    assert "| 0.050 (GPU) / 0.175 (GPU+CPU) / - |" in segvit
     cpu_only = row(report.render([cpu], None, 2000, 3), "SegViT")
     assert "| - / 0.300 (CPU) |" in cpu_only
 
