@@ -197,7 +197,7 @@ def test_times_name_the_device_they_were_measured_on():
     segvit = row(report.render(runs, None, 2000, 3), "SegViT")
     assert "| 0.050 (GPU) / 0.175 (GPU+CPU) / - |" in segvit
     cpu_only = row(report.render([cpu], None, 2000, 3), "SegViT")
-    assert "| - / 0.300 (CPU) |" in cpu_only
+    assert "| - / 0.300 (CPU) / - |" in cpu_only
 
 
 def test_adopt_stores_a_run_that_finished_after_its_parent_stopped(tmp_path, monkeypatch):
