@@ -60,12 +60,18 @@ def rsseg_r_cost(
     feature_stride: int = 16,
     stem: str = "none",
     sasm_mode: str = "highpass",
+    sasm_mean: str = "global",
+    dca_norm: str = "pixels",
     dca_layers: int = 2,
     dca_at_inference: bool = True,
     aux_fcn: bool = False,
 ) -> RSSegRCost:
     """Parameters and MACs of :class:`RSSegRHead` with these arguments on a ``token_grid`` (h, w)
-    of ViT tokens (the padded image is (h * feature_stride, w * feature_stride))."""
+    of ViT tokens (the padded image is (h * feature_stride, w * feature_stride)).
+
+    ``sasm_mean`` and ``dca_norm`` are accepted so that the head's flags can be passed through;
+    they change no parameter and no multiply-add."""
+    del sasm_mean, dca_norm
     d, c, k, n_l, n_d = in_channels, channels, num_classes, num_local, dca_layers
     h, w = token_grid
     t, n = h * w, h * w * pathway_scale**2
