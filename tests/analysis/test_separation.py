@@ -109,7 +109,9 @@ def test_streamed_dataset_fisher_equals_pooled():
     cnt = torch.stack([(lab == c).sum() for c in range(3)]).double()
     assert acc.dataset_fisher("f") == pytest.approx(fisher_from_sums(sums, sq, cnt), rel=1e-9)
     mu = f.mean(0)
-    between = sum(float((lab == c).sum()) * float((f[lab == c].mean(0) - mu).pow(2).sum()) for c in range(3))
+    between = sum(
+        float((lab == c).sum()) * float((f[lab == c].mean(0) - mu).pow(2).sum()) for c in range(3)
+    )
     within = sum(float((f[lab == c] - f[lab == c].mean(0)).pow(2).sum()) for c in range(3))
     assert acc.dataset_fisher("f") == pytest.approx(between / within, rel=1e-9)
     summary = acc.summary(resamples=50)

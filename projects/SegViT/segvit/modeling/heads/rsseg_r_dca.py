@@ -57,7 +57,9 @@ class DCALayer(nn.Module):
                 f"rsseg_r_dca: channels {channels} must be divisible by num_heads {num_heads}."
             )
         if norm_over not in DCA_NORMS:
-            raise ValueError(f"rsseg_r_dca: norm_over must be one of {DCA_NORMS}, got {norm_over!r}.")
+            raise ValueError(
+                f"rsseg_r_dca: norm_over must be one of {DCA_NORMS}, got {norm_over!r}."
+            )
         self.num_heads, self.norm_over = num_heads, norm_over
         self.norm_q = nn.LayerNorm(channels)
         self.q = nn.Linear(channels, channels)

@@ -27,12 +27,13 @@ def _conv_bn(in_ch: int, out_ch: int, kernel: int, norm: str, stride: int = 1) -
 
 
 class LocalSeparationBlock(nn.Module):
-    """One LSB: ``h_i = BasicBlock(z + BN0(conv1x1(z - avgpool3x3(z))))``, ``z = h_{i-1} + up(g)``.
+    """One LSB (RSSeg's term; it does not expand it, "local separation block" is our name).
 
-    ``g = BN(conv1x1_{D->C}(tap))`` upsampled bilinearly to the state's grid. ``BN0``'s weight starts
-    at 0, so at initialisation the block is ``BasicBlock(h_{i-1} + g)``.
+    ``h_i = BasicBlock(z + BN0(conv1x1(z - avgpool3x3(z))))`` with ``z = h_{i-1} + up(g)`` and
+    ``g = BN(conv1x1_{D->C}(tap))`` upsampled bilinearly to the state's grid. ``BN0``'s weight
+    starts at 0, so at initialisation the block is ``BasicBlock(h_{i-1} + g)``.
 
-    Params: ``D*C + 19*C^2 + 8*C`` (all convs bias-free; two BN affine pairs per norm).
+    Params: ``D*C + 19*C^2 + 8*C`` (bias-free convs; 4 norms with a weight and a bias each).
     """
 
     def __init__(self, in_channels: int, channels: int, norm: str = "BN", last: bool = False):
@@ -147,4 +148,3 @@ class LocalPathway(nn.Module):
             state = block(state, tap, size)
         assert state is not None
         return state
-
