@@ -13,13 +13,16 @@ setup:
 # one only evaluates again; it never trains over it. `make clean-demo` starts from scratch.
 # DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides; DEMO_ENV: environment, e.g.
 # OMP_NUM_THREADS=1 (one intra-op thread: 9x faster per step than two on busy cores, not yet
-# measured on an idle machine; docs/results.md, "Demo speed"). benchmarks/demo_time.py uses them.
+# measured on an idle machine; docs/results.md, "Demo speed"). benchmarks/studies/demo_time.py uses them.
 DEMO_OUT ?= output/demo
 DEMO_OPTS ?=
 DEMO_ENV ?=
+# DEMO_GPUS: 1 trains on the GPU when CUDA is available, else on the CPU (train.device=auto,
+# segvit/engine/device.py); 0 trains on the CPU. The first line of the output names the device.
+DEMO_GPUS ?= 1
 demo: setup
-	$(DEMO_ENV) $(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \
-		--resume train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
+	$(DEMO_ENV) $(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py \
+		--num-gpus $(DEMO_GPUS) --resume train.device=auto train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
 	$(DEMO_ENV) $(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
 		--output $(DEMO_OUT)/predictions train.init_checkpoint=$(DEMO_OUT)/model_final.pth
 

@@ -5,27 +5,25 @@ Counts with fvcore (one multiply-add = one flop, the papers' convention) on the 
 evaluation mode, batch 1, one 512x512 image, whole-image inference, including the final per-class
 combination of masks and classes, as the papers' tools do (Mask2Former's ``analyze_model.py``,
 SegViT's ``get_flops_fvcore.py``). The project's counter carries handles for the attention ops,
-``aten::grid_sampler`` and ``aten::baddbmm`` (``segvit.utils.flops``); it refuses to report a
+``aten::grid_sampler`` and ``aten::baddbmm`` (``segvit.analysis.flops``); it refuses to report a
 total that could miss more than 1%.
 
 Example::
 
-    .venv/bin/python benchmarks/baseline_flops.py            # the three Table 6 models
-    .venv/bin/python benchmarks/baseline_flops.py --vit      # also the ViT-B baselines
+    .venv/bin/python -m benchmarks.baseline_flops            # the three Table 6 models
+    .venv/bin/python -m benchmarks.baseline_flops --vit      # also the ViT-B baselines
 """
 import argparse
-import dataclasses
 import logging
 import time
-from pathlib import Path
 from typing import Dict, Optional
 
 import torch
-from detectron2.config import LazyConfig, instantiate
 
-from segvit.utils.flops import count_flops
+from benchmarks.common import build_model
+from segvit.analysis.flops import count_flops
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "common" / "models"
+CONFIGS = "configs/common/models"
 
 # name -> (config file, GFLOPs in SegViT's Table 6 or None)
 MODELS = {
@@ -41,9 +39,7 @@ VIT_MODELS = {
 
 def measure(config: str, size: int) -> Dict[str, float]:
     """Params (M) and GFLOPs (total and per top-level part) of one model config."""
-    model = instantiate(LazyConfig.load(str(CONFIGS / config)).model).eval()
-    if hasattr(model, "inference"):  # SegViT: one whole-image pass (the paper counts one crop)
-        model.inference = dataclasses.replace(model.inference, mode="whole")
+    model = build_model(f"{CONFIGS}/{config}")  # SegViT: one whole-image pass, as the paper
     image = torch.zeros(3, size, size, dtype=torch.uint8)
     with torch.no_grad():
         report = count_flops(model, [{"image": image, "height": size, "width": size}])

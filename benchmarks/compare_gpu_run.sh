@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The tiny part of benchmarks/compare.py (every method x recipe x 3 seeds) on one GPU machine.
+# The tiny part of `python -m benchmarks.compare` (every method x recipe x 3 seeds) on one GPU machine.
 #
 # Run from the repository root on the lent machine (one H200, 16 CPU cores):
 #
-#     OUT=/path/that/comes/back bash benchmarks/compare_gpu_run.sh [extra compare.py options]
+#     OUT=/path/that/comes/back bash benchmarks/compare_gpu_run.sh [extra benchmarks.compare options]
 #
 # Environment: OUT (required; at most 4 files are written there: compare_runs.tar.gz with the
 # stored run JSONs, compare.md, compare_gpu.log, train_logs.tar.gz), SITE (a carried
-# site-packages folder; default: .gpu/site or /tmp/site, whichever exists), PYTHON (default
+# site-packages folder; default: .gpu/site when it exists), PYTHON (default
 # python3), JOBS (training processes sharing the GPU, default 15), THREADS (OMP/MKL threads per
 # process, default 1), DEADLINE_MIN (start no new run after this many minutes, default 5; runs in
-# flight finish), DETECTRON2_DATASETS (default /tmp/compare_datasets; the synthetic data is
-# generated there once, before the runs), DEVICE (default cuda; cpu only to try the script),
+# flight finish), DETECTRON2_DATASETS (default: a new private temporary folder; the synthetic
+# data is generated there once, before the runs), WORKDIR (training folders; default: a new
+# private temporary folder), DEVICE (default cuda; cpu only to try the script),
 # RESULTS (stored runs, default benchmarks/compare_runs), TABLE (default benchmarks/compare.md),
 # FULL (1: afterwards also measure the full-size part on this machine's CPU, about 2-4 min with
 # 16 threads; default 0).
@@ -19,7 +20,7 @@
 # Back on the development machine, merge what came back and rewrite the table:
 #
 #     tar xzf compare_runs.tar.gz -C benchmarks   # adds benchmarks/compare_runs/*.json
-#     .venv/bin/python benchmarks/compare.py
+#     .venv/bin/python -m benchmarks.compare
 #
 # Measured on one H200 (2026-11-30, torch 2.11, 16 cores), 2,000 iterations:
 # - JOBS=15: Segmenter, DEPICT-SA and DEPICT-CA (3 seeds each) took 3.5-3.7 min per run at
@@ -46,12 +47,9 @@ DEADLINE_MIN=${DEADLINE_MIN:-5}
 DEVICE=${DEVICE:-cuda}
 RESULTS=${RESULTS:-benchmarks/compare_runs}
 TABLE=${TABLE:-benchmarks/compare.md}
-export DETECTRON2_DATASETS=${DETECTRON2_DATASETS:-/tmp/compare_datasets}
-if [ -z "${SITE:-}" ]; then
-    for candidate in "$PWD/.gpu/site" /tmp/site; do
-        if [ -d "$candidate" ]; then SITE=$candidate; break; fi
-    done
-fi
+# Private temporary folders (mktemp -d), never fixed names in the shared temp dir.
+export DETECTRON2_DATASETS=${DETECTRON2_DATASETS:-$(mktemp -d "${TMPDIR:-/tmp}/compare_datasets.XXXXXX")}
+if [ -z "${SITE:-}" ] && [ -d "$PWD/.gpu/site" ]; then SITE=$PWD/.gpu/site; fi
 export PYTHONPATH="$PWD/projects/SegViT${SITE:+:$SITE}${PYTHONPATH:+:$PYTHONPATH}"
 EVALUATOR=${SITE:+$SITE/detectron2/evaluation/sem_seg_evaluation.py}
 if [ -n "$EVALUATOR" ] && [ -f "$EVALUATOR" ] &&
@@ -59,7 +57,7 @@ if [ -n "$EVALUATOR" ] && [ -f "$EVALUATOR" ] &&
     sed -i 's/np\.array(Image\.open(f), copy=copy, dtype=dtype)/(np.array(Image.open(f), dtype=dtype) if copy else np.asarray(Image.open(f), dtype=dtype))/' "$EVALUATOR"
 fi
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS PYTHONUNBUFFERED=1
-WORKDIR=${WORKDIR:-/tmp/compare_work}
+WORKDIR=${WORKDIR:-$(mktemp -d "${TMPDIR:-/tmp}/compare_work.XXXXXX")}
 mkdir -p "$RESULTS"
 LOG="$OUT/compare_gpu.log"
 
@@ -71,15 +69,15 @@ LOG="$OUT/compare_gpu.log"
                   torch.cuda.is_available())"
     echo "== synthetic data in $DETECTRON2_DATASETS"
     "$PYTHON" -c "from segvit.data.synthetic import ensure_synthetic_dataset as e; print(e())"
-    echo "== training (compare.py prints one line per finished run)"
+    echo "== training (benchmarks.compare prints one line per finished run)"
     start=$(date +%s)
-    "$PYTHON" -u benchmarks/compare.py --parts tiny --device "$DEVICE" --jobs "$JOBS" \
+    "$PYTHON" -u -m benchmarks.compare --parts tiny --device "$DEVICE" --jobs "$JOBS" \
         --threads "$THREADS" --deadline-min "$DEADLINE_MIN" --workdir "$WORKDIR" \
         --results "$RESULTS" --output "$TABLE" "$@" || true
     echo "== done in $(( $(date +%s) - start )) s; $(ls "$RESULTS" | wc -l) files in $RESULTS"
     if [ "${FULL:-0}" = 1 ]; then
         echo "== full-size part on the CPU"
-        OMP_NUM_THREADS=$(nproc) MKL_NUM_THREADS=$(nproc) "$PYTHON" -u benchmarks/compare.py \
+        OMP_NUM_THREADS=$(nproc) MKL_NUM_THREADS=$(nproc) "$PYTHON" -u -m benchmarks.compare \
             --parts full --results "$RESULTS" --output "$TABLE" || true
     fi
 } 2>&1 | tee "$LOG"

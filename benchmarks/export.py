@@ -14,7 +14,7 @@ code). Writes ``benchmarks/export.md``.
 
 Usage (about 30 minutes on 2 busy CPU cores; ViT-L exports dominate)::
 
-    .venv/bin/python benchmarks/export.py
+    .venv/bin/python -m benchmarks.export
 """
 
 import argparse
@@ -26,18 +26,14 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from detectron2.config import LazyConfig, instantiate
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from speed import cpu_name, uptime  # noqa: E402
+import segvit  # noqa: F401
+from benchmarks.common import ROOT, build_model, cpu_name, uptime, write_text
+from segvit.export import ExportableSegmentor, ExportRequest, export_model
+from segvit.export.formats import load_runner
+from segvit.export.parity import measure_parity, parity_inputs
 
-import segvit  # noqa: E402,F401
-from segvit.export import ExportableSegmentor, ExportRequest, export_model  # noqa: E402
-from segvit.export.formats import load_runner  # noqa: E402
-from segvit.export.parity import measure_parity, parity_inputs  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMAND = ".venv/bin/python benchmarks/export.py"
+COMMAND = ".venv/bin/python -m benchmarks.export"
 SIZE = (512, 512)
 
 # (label, config, latency measured?)
@@ -63,7 +59,7 @@ SUFFIX = {"onnx": "onnx", "torchscript": "ts"}
 
 def build(config: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    return instantiate(LazyConfig.load(os.path.join(ROOT, config)).model).eval()
+    return build_model(config, whole=False)
 
 
 def export_and_compare(model, fmt: str, folder: str, name: str) -> Dict:
@@ -218,8 +214,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             del model
             # Written after every model, so a long run that is stopped keeps what it measured.
             text = render(rows, timings, args, load_before, uptime(), len(selected))
-            with open(args.output, "w") as f:
-                f.write(text)
+            write_text(args.output, text)
     print(text)
     print(f"Wrote {args.output}")
     return 0

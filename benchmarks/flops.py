@@ -1,31 +1,29 @@
 #!/usr/bin/env python
 """Parameters and GFLOPs of the paper's configurations, compared with the paper (-> flops.md).
 
-Runs ``tools/analyze_model.py``'s :func:`analyze` in-process on every row of :data:`ROWS` (fvcore,
-batch 1, one crop at the model's inference crop size, whole-image pass: the paper's protocol) and
-writes a Markdown table with our GFLOPs, the paper's, and the difference. A row more than 1% away
-from the paper is flagged and must be explained in :data:`NOTES`.
+Counts every row of :data:`ROWS` in-process (fvcore through ``segvit.analysis.flops``, batch 1, one
+crop at the model's inference crop size, whole-image pass: the paper's protocol; the same counts
+as ``tools/analyze_model.py``) and writes a Markdown table with our GFLOPs, the paper's, and the
+difference. A row more than 1% away from the paper is flagged and must be explained in
+:data:`NOTES`.
 
 Usage (about 10 minutes on 2 busy CPU cores; ViT-L at 640 is the slowest row, about 2 minutes)::
 
-    .venv/bin/python benchmarks/flops.py                     # every row -> benchmarks/flops.md
-    .venv/bin/python benchmarks/flops.py --only shrunk --output /tmp/flops.md
+    .venv/bin/python -m benchmarks.flops                     # every row -> benchmarks/flops.md
+    .venv/bin/python -m benchmarks.flops --only shrunk --output /tmp/flops.md
 """
 
 import argparse
 import gc
 import os
+import re
 import sys
 import time
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from benchmarks.common import ROOT, build_model, write_text
 
-from analyze_model import analyze  # noqa: E402
-from detectron2.config import LazyConfig  # noqa: E402
-
-COMMAND = ".venv/bin/python benchmarks/flops.py"
+COMMAND = ".venv/bin/python -m benchmarks.flops"
 TOLERANCE = 0.01  # relative difference allowed between our GFLOPs and the paper's
 
 
@@ -33,7 +31,7 @@ class Row(NamedTuple):
     config: str  # relative to the repository root
     paper: str  # where the paper's number comes from
     paper_gflops: Optional[float]  # None: the paper reports no GFLOPs for this row
-    expected_head_params_m: Optional[float] = None  # facts section 7 arithmetic
+    expected_head_params_m: Optional[float] = None  # docs/results.md, reference arithmetic
 
 
 ROWS: List[Row] = [
@@ -83,7 +81,8 @@ ROWS: List[Row] = [
 
 
 class DecoderRow(NamedTuple):
-    """A decoder checked against ``depict_facts.md`` section 3 (matmul MACs, exact params)."""
+    """A decoder checked against the reference arithmetic in ``docs/results.md`` (matmul MACs,
+    exact params)."""
 
     config: str
     expected_params: Optional[int]
@@ -103,20 +102,44 @@ DECODER_ROWS: List[DecoderRow] = [
 NOTES: Dict[str, str] = {}
 
 
+def count(config: str) -> Dict:
+    """Params (M: model, ``head``, ``backbone``) and fvcore GFLOPs (total, by top-level module)
+    of one whole-image pass at the model's inference crop size (512x512 without one)."""
+    import torch
+
+    from segvit.analysis.flops import count_flops
+
+    model = build_model(config)
+    inference = getattr(model, "inference", None)
+    hw = list(inference.crop_size) if inference is not None else [512, 512]
+    image = torch.zeros(3, *hw, dtype=torch.uint8)
+    with torch.no_grad():
+        report = count_flops(model, [{"image": image, "height": hw[0], "width": hw[1]}])
+    # Detectron2's tracing adapter prefixes "model."; keep the model's direct children.
+    children = {
+        k[len("model.") :]: v for k, v in report.by_module.items() if k.startswith("model.")
+    }
+    return {
+        "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),
+        "head_params_m": round(sum(p.numel() for p in model.head.parameters()) / 1e6, 3),
+        "gflops": round(report.total / 1e9, 2),
+        "input_hw": hw,
+        "gflops_by_module": {k: round(v / 1e9, 3) for k, v in children.items() if "." not in k},
+    }
+
+
 def measure(rows: Sequence[Row]) -> List[Dict]:
-    """Run :func:`analyze` on each row; returns one dict per row (prints progress)."""
+    """:func:`count` of each row; one dict per row (prints progress)."""
     results = []
     for row in rows:
         start = time.time()
-        cfg = LazyConfig.load(os.path.join(ROOT, row.config))
-        counts = analyze(cfg, ["parameter", "flop"])
+        counts = count(row.config)
         results.append({"row": row, **counts, "seconds": time.time() - start})
         print(
             f"{row.config}: {counts['gflops']} GFLOPs, {counts['params_m']} M params "
             f"({time.time() - start:.0f} s)",
             flush=True,
         )
-        del cfg
         gc.collect()
     return results
 
@@ -139,9 +162,9 @@ def render(results: Sequence[Dict]) -> str:
         "fvcore counts (one multiply-add = one flop, the paper's convention), batch 1, one crop",
         "at the model's inference crop size, whole-image pass; the ATM class-mask einsum runs at",
         "the full crop resolution as in the official code. Uncounted elementwise ops (GELU, pad,",
-        "...) are bounded by `segvit.utils.flops` and stay far below 1%. Paper numbers: Table 8",
+        "...) are bounded by `segvit.analysis.flops` and stay far below 1%. Paper numbers: Table 8",
         "(ViT-B, ADE20K 512), Tables 1-3 (ViT-L). Head params: `model.head`; 'expected' is the",
-        "arithmetic of `segvit_facts.md` section 7.",
+        "reference arithmetic in `docs/results.md`.",
         "",
         "| config | paper row | input | params (M) | head params (M) | expected head (M) "
         "| GFLOPs | paper GFLOPs | diff |",
@@ -192,7 +215,7 @@ def render(results: Sequence[Dict]) -> str:
 
 def exact_head_params(config: str) -> int:
     """Parameters of ``model.head`` of a config, exactly (the table rounds to 1e3)."""
-    from detectron2.config import instantiate
+    from detectron2.config import LazyConfig, instantiate
 
     head = instantiate(LazyConfig.load(os.path.join(ROOT, config)).model.head)
     return sum(p.numel() for p in head.parameters())
@@ -200,7 +223,7 @@ def exact_head_params(config: str) -> int:
 
 def render_decoders(results: Sequence[Dict]) -> str:
     """Section on the DEPICT and Segmenter decoders: exact params and decoder GMACs vs. the
-    arithmetic of ``depict_facts.md`` section 3 (empty when none of them was measured)."""
+    reference arithmetic in ``docs/results.md`` (empty when none of them was measured)."""
     by_config = {res["row"].config: res for res in results}
     rows = [row for row in DECODER_ROWS if row.config in by_config]
     if not rows:
@@ -208,9 +231,9 @@ def render_decoders(results: Sequence[Dict]) -> str:
     lines = [
         "## DEPICT and Segmenter decoders",
         "",
-        "Decoder = `model.head` (fvcore, one crop, whole-image pass; the facts count matmuls only,",
+        "Decoder = `model.head` (fvcore, one crop, whole-image pass; arithmetic: matmuls only,",
         "fvcore adds the LayerNorms, about +0.5% for DEPICT).",
-        "Expected: `depict_facts.md` section 3.",
+        "Expected: the reference arithmetic in `docs/results.md`.",
         "The whole-model GFLOPs of these configs are in the table above.",
         "",
         "| config | decoder params | expected params | decoder GMACs | expected GMACs | diff |",
@@ -231,20 +254,37 @@ def render_decoders(results: Sequence[Dict]) -> str:
     return "\n".join(lines + [""])
 
 
+def read_gflops(flops_md: str) -> Dict[str, Dict[str, float]]:
+    """Our GFLOPs per config from ``benchmarks/flops.md``: {config: {"total", "backbone", ...}}."""
+    if not os.path.exists(flops_md):
+        raise FileNotFoundError(f"{flops_md} is missing: run python -m benchmarks.flops first")
+    gflops: Dict[str, Dict[str, float]] = {}
+    by_name: Dict[str, Dict[str, float]] = {}
+    with open(flops_md) as f:
+        for line in f:
+            table = re.match(r"\| `([^`]+)` \|", line)
+            part = re.match(r"- `([^`]+)`: (.*)$", line.strip())
+            if table:
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if len(cells) == 9:  # the main table; the decoder table has other columns
+                    gflops[table.group(1)] = {"total": float(cells[6])}  # column "GFLOPs"
+            elif part:
+                pairs = (p.rsplit(" ", 1) for p in part.group(2).split(", "))
+                by_name[part.group(1)] = {k: float(v) for k, v in pairs}
+    for config, values in gflops.items():
+        values.update(by_name.get(os.path.basename(config), {}))
+    return gflops
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="run the rows whose config contains this")
     parser.add_argument("--output", default=os.path.join(ROOT, "benchmarks", "flops.md"))
     args = parser.parse_args(argv)
-    import segvit  # noqa: F401  (registers modules)
-
     rows = [r for r in ROWS if args.only in r.config]
     results = measure(rows)
-    with open(args.output, "w") as f:
-        f.write(render(results))
-        decoders = render_decoders(results)
-        if decoders:
-            f.write("\n" + decoders)
+    decoders = render_decoders(results)
+    write_text(args.output, render(results) + ("\n" + decoders if decoders else ""))
     print(f"wrote {args.output}")
     unexplained = [
         r["row"].config

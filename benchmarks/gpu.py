@@ -23,9 +23,9 @@ the rows measured so far.
 
 Usage::
 
-    python benchmarks/gpu.py                                  # every model -> benchmarks/gpu.md
-    python benchmarks/gpu.py --models segvit_vit_b,shrunk_vit_b --output /tmp/gpu.md
-    python benchmarks/gpu.py --device cpu --tiny              # seconds; smoke test of the script
+    python -m benchmarks.gpu                                  # every model -> benchmarks/gpu.md
+    python -m benchmarks.gpu --models segvit_vit_b,shrunk_vit_b --output /tmp/gpu.md
+    python -m benchmarks.gpu --device cpu --tiny              # seconds; smoke test
 
 ``--tiny`` shrinks widths (not the depths or structure) and the input to 64x64; its default output
 is under ``output/`` so that it never replaces the committed ``benchmarks/gpu.md``.
@@ -33,122 +33,36 @@ is under ``output/`` so that it never replaces the committed ``benchmarks/gpu.md
 """
 
 import argparse
-import contextlib
 import dataclasses
-import functools
-import gc
 import os
-import platform
 import shlex
-import statistics
-import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from detectron2.config import LazyConfig, instantiate
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.common import ROOT, machine_lines, write_text
+from benchmarks.gpu_measure import (
+    Row,
+    free_memory,
+    infer_step,
+    measure,
+    short_error,
+    synthetic_batch,
+    train_step,
+)
+from benchmarks.gpu_models import MODELS, TINY_SIZE, ModelSpec
+
 DEFAULT_OUTPUT = os.path.join(ROOT, "benchmarks", "gpu.md")
-TINY_SIZE = 64  # input side with --tiny; a multiple of 32 (Swin's and Shrunk's coarsest stride)
-TINY_CLASSES = 5
 
-# Widths that make the configs run in seconds on a CPU (--tiny; LazyConfig override syntax, lists
-# in brackets); depths, tapped blocks, QD/QU placement and head structure are the configs' own.
-_TINY_VIT = [
-    "model.backbone.embed_dim=32",
-    "model.backbone.num_heads=2",
-    "model.backbone.pretrain_img_size=64",
-    "model.head.embed_dim=16",
-    "model.head.num_heads=2",
-    f"model.head.num_classes={TINY_CLASSES}",
-]
-_TINY_SHRUNK = _TINY_VIT + [f"model.head.query_grid=[{TINY_SIZE // 16},{TINY_SIZE // 16}]"]
-_TINY_MASK2FORMER = [
-    "model.backbone.embed_dim=32",
-    "model.backbone.num_heads=[1,2,4,8]",
-    f"model.sem_seg_head.num_classes={TINY_CLASSES}",
-    "model.sem_seg_head.pixel_decoder.conv_dim=32",  # GroupNorm(32, .) needs a multiple of 32
-    "model.sem_seg_head.pixel_decoder.mask_dim=32",
-    "model.sem_seg_head.pixel_decoder.transformer_nheads=2",
-    "model.sem_seg_head.pixel_decoder.transformer_enc_layers=1",
-    "model.sem_seg_head.pixel_decoder.transformer_dim_feedforward=64",
-    "model.sem_seg_head.transformer_predictor.hidden_dim=32",
-    "model.sem_seg_head.transformer_predictor.nheads=2",
-    "model.sem_seg_head.transformer_predictor.dim_feedforward=64",
-    "model.sem_seg_head.transformer_predictor.dec_layers=2",
-    "model.num_queries=10",
-    "model.criterion.num_points=64",
-]
-
-
-class ModelSpec(NamedTuple):
-    name: str  # what --models selects
-    label: str  # the table's model column
-    config: str  # relative to the repository root
-    size: int  # input side (square crops at the config's training / inference crop size)
-    tiny_overrides: List[str]  # LazyConfig overrides applied with --tiny
-
-
-MODELS: List[ModelSpec] = [
-    ModelSpec(
-        "segvit_vit_b",
-        "SegViT ViT-B",
-        "configs/ade20k/segvit_vit_b16_512x512_160k.py",
-        512,
-        _TINY_VIT,
-    ),
-    ModelSpec(
-        "shrunk_vit_b",
-        "Shrunk ViT-B",
-        "configs/ade20k/ablations/segvit_shrunk_vit_b16_512x512_160k.py",
-        512,
-        _TINY_SHRUNK,
-    ),
-    ModelSpec(
-        "segvit_vit_l",
-        "SegViT ViT-L",
-        "configs/ade20k/segvit_vit_l16_640x640_160k.py",
-        640,
-        _TINY_VIT,
-    ),
-    ModelSpec(
-        "shrunk_vit_l",
-        "Shrunk ViT-L",
-        "configs/ade20k/segvit_shrunk_vit_l16_640x640_160k.py",
-        640,
-        _TINY_SHRUNK,
-    ),
-    ModelSpec(
-        "mask2former_swin_t",
-        "Mask2Former Swin-T",
-        "configs/ade20k/mask2former_swin_t_512x512_160k.py",
-        512,
-        _TINY_MASK2FORMER,
-    ),
-]
 PRECISIONS = ("fp32", "bf16")
 
 
-@dataclasses.dataclass
-class Row:
-    """One measurement of the table."""
-
-    model: str
-    input_hw: str
-    task: str  # "train" or "infer"
-    precision: str  # "fp32" or "bf16" (autocast)
-    batch: int
-    ms_median: Optional[float] = None
-    ms_min: Optional[float] = None
-    ms_max: Optional[float] = None
-    images_per_s: Optional[float] = None
-    peak_mib: Optional[float] = None
-    status: str = "ok"
-
-
-def build_model(spec: ModelSpec, device: torch.device, tiny: bool) -> Tuple[torch.nn.Module, Dict]:
+def build_with_config(
+    spec: ModelSpec, device: torch.device, tiny: bool
+) -> Tuple[torch.nn.Module, Dict]:
     """The config's model (random init) on ``device``, whole-image inference at the crop size, and
     the config (for the optimizer and the number of classes)."""
     cfg = LazyConfig.load(os.path.join(ROOT, spec.config))
@@ -168,106 +82,6 @@ def num_classes_of(cfg) -> int:
     return int(head.num_classes)
 
 
-def synthetic_batch(
-    batch: int, size: int, num_classes: int, with_labels: bool, seed: int = 0
-) -> List[Dict]:
-    """Detectron2 inputs: uint8 (3, size, size) images; labels in 8x8 blocks of <= 10 classes."""
-    gen = torch.Generator().manual_seed(seed)
-    inputs = []
-    for _ in range(batch):
-        item = {
-            "image": torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=gen),
-            "height": size,
-            "width": size,
-        }
-        if with_labels:
-            classes = torch.randperm(num_classes, generator=gen)[: min(10, num_classes)]
-            blocks = classes[torch.randint(0, len(classes), (8, 8), generator=gen)]
-            cell = -(-size // 8)
-            labels = blocks.repeat_interleave(cell, 0).repeat_interleave(cell, 1)
-            item["sem_seg"] = labels[:size, :size].contiguous().long()
-        inputs.append(item)
-    return inputs
-
-
-def autocast(device: torch.device, precision: str):
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(step: Callable[[], None], device: torch.device, warmup: int, iters: int) -> List[float]:
-    """Seconds of each of ``iters`` calls of ``step`` after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        step()
-    synchronize(device)
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def free_memory(device: torch.device) -> None:
-    """Return the previous row's CUDA memory (nothing to do on the CPU, where gc is slow)."""
-    if device.type == "cuda":
-        gc.collect()
-        torch.cuda.empty_cache()
-
-
-def short_error(error: Exception) -> str:
-    """One table-safe line: the exception's type and the first line of its message."""
-    lines = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {lines[0] if lines else ''}"
-    return text.replace("|", "/")[:160]
-
-
-def measure(row: Row, step: Callable[[], None], device: torch.device, args) -> Row:
-    """Fill ``row`` with the timings and peak memory of ``step``, or the error it raised."""
-    free_memory(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    try:
-        times = timed(step, device, args.warmup, args.iters)
-    except Exception as e:  # noqa: BLE001  (OOM or a model error: record it, go on)
-        row.status = f"failed: {short_error(e)}"
-        free_memory(device)
-        return row
-    row.ms_median = 1000 * statistics.median(times)
-    row.ms_min, row.ms_max = 1000 * min(times), 1000 * max(times)
-    row.images_per_s = row.batch * len(times) / sum(times)
-    if device.type == "cuda":
-        row.peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
-    return row
-
-
-def train_step(model, optimizer, inputs, device, precision) -> Callable[[], None]:
-    def step():
-        with autocast(device, precision):
-            losses = model(inputs)
-        loss = sum(losses.values())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
-def infer_step(model, inputs, device, precision) -> Callable[[], None]:
-    def step():
-        with torch.no_grad(), autocast(device, precision):
-            model(inputs)
-
-    return step
-
-
 def bench_model(spec: ModelSpec, args, device: torch.device, emit: Callable[[Row], None]) -> None:
     """All rows of one model; each row is passed to ``emit`` as soon as it is measured.
 
@@ -279,7 +93,7 @@ def bench_model(spec: ModelSpec, args, device: torch.device, emit: Callable[[Row
     infer_plan = [(p, b) for p in args.precisions for b in (1, args.infer_batch)]
     start = time.time()
     try:
-        model, cfg = build_model(spec, device, args.tiny)
+        model, cfg = build_with_config(spec, device, args.tiny)
         cfg.optimizer.params.model = model
         optimizer = instantiate(cfg.optimizer)
     except Exception as e:  # noqa: BLE001  (record it for every row of this model)
@@ -315,14 +129,13 @@ def _fmt(value: Optional[float], digits: int) -> str:
 
 
 def environment(device: torch.device) -> List[str]:
-    """Lines describing the machine and the software stack."""
-    lines = [f"- Python {platform.python_version()}, torch {torch.__version__}"]
-    lines[0] += f", CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}"
-    versions = []
+    """Lines describing the machine (:func:`benchmarks.common.machine_lines`), the libraries and,
+    on a GPU, the device and its fp32 matmul settings."""
+    versions = [f"cuDNN {torch.backends.cudnn.version()}"]
     for name in ("detectron2", "timm", "fvcore"):
         module = sys.modules.get(name)
         versions.append(f"{name} {getattr(module, '__version__', '?') if module else '-'}")
-    lines.append("- " + ", ".join(versions))
+    lines = machine_lines() + ["- " + ", ".join(versions)]
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         lines.append(
@@ -335,21 +148,8 @@ def environment(device: torch.device) -> List[str]:
             f"cudnn.benchmark {torch.backends.cudnn.benchmark}"
         )
     else:
-        lines.append(f"- device: CPU ({platform.processor() or platform.machine()}), "
-                     f"{torch.get_num_threads()} threads; no memory numbers")  # fmt: skip
-    lines.append(f"- repository commit: {git_commit()}")
+        lines.append("- device: CPU; no memory numbers")
     return lines
-
-
-@functools.lru_cache(maxsize=None)
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        )
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() or "unknown (no git checkout)"
 
 
 def render(rows: Sequence[Row], args, device: torch.device, state: str) -> str:
@@ -393,14 +193,6 @@ def render(rows: Sequence[Row], args, device: torch.device, state: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     names = [m.name for m in MODELS]
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -422,7 +214,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         "output/benchmarks/gpu_<device>[_tiny].md otherwise)",
     )
     args = parser.parse_args(argv)
-    args.command = "python benchmarks/gpu.py" + (
+    args.command = "python -m benchmarks.gpu" + (
         " " + shlex.join(argv if argv is not None else sys.argv[1:])
         if (argv if argv is not None else sys.argv[1:])
         else ""
@@ -468,15 +260,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ms = "" if row.ms_median is None else f"{row.ms_median:.1f} ms"
         mem = "" if row.peak_mib is None else f", {row.peak_mib:.0f} MiB"
         print(f"  -> {ms}{mem} {row.status} ({time.time() - start:.0f} s)", flush=True)
-        write_atomic(args.output, render(rows, args, device, "running (partial results)"))
+        write_text(args.output, render(rows, args, device, "running (partial results)"))
 
     print(f"writing {args.output}", flush=True)
-    write_atomic(args.output, render(rows, args, device, "running (no results yet)"))
+    write_text(args.output, render(rows, args, device, "running (no results yet)"))
     for spec in args.models:
         bench_model(spec, args, device, emit)
     failed = sum(r.status != "ok" for r in rows)
     state = f"complete in {time.time() - start:.0f} s, {failed} of {len(rows)} rows failed"
-    write_atomic(args.output, render(rows, args, device, state))
+    write_text(args.output, render(rows, args, device, state))
     print(f"{state}; wrote {args.output}", flush=True)
     return 0
 

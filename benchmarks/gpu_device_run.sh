@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run benchmarks/gpu.py on a GPU machine, from the repository root:
+# Run `python -m benchmarks.gpu` on a GPU machine, from the repository root:
 #
-#     OUT=/some/folder bash benchmarks/gpu_device_run.sh [SITE] [extra gpu.py arguments]
+#     OUT=/some/folder bash benchmarks/gpu_device_run.sh [SITE] [extra benchmarks.gpu arguments]
 #
 # SITE (optional): a folder of unpacked wheels put on PYTHONPATH after projects/SegViT (default:
 # $SITE, else .gpu/site when it exists). OUT: where gpu.md (the table) and gpu.log (everything
@@ -17,8 +17,8 @@
 #     omegaconf 2.3.0                         hydra-core 1.3.2            antlr4-python3-runtime 4.9.3
 #     maskformer2 0.1 (mask2former; sdist: carry the installed package folder, no CUDA op needed)
 #     yacs 0.1.8                              termcolor 2.5.0
-#     pycocotools (a cp312 manylinux wheel for the image's Python 3.12; `import segvit` imports it
-#       through segvit.utils.compat, and detectron2.evaluation imports it)
+#     pycocotools (a cp312 manylinux wheel for the image's Python 3.12; `import segvit.baselines`
+#       imports it through segvit.baselines._compat, and detectron2.evaluation imports it)
 #   carry to match the pins (the image has its own version, not read here): timm 1.0.12
 #     (segvit's ViT / Shrunk ViT build on timm's Block and Attention; maskformer2's Swin on its layers)
 #   already in the image: torch, torchvision, triton, numpy, scipy (Hungarian matching), pillow,
@@ -50,8 +50,8 @@ print("python", sys.version.split()[0], "| torch", torch.__version__, "| CUDA", 
       "| cuDNN", torch.backends.cudnn.version(), "| GPU", torch.cuda.is_available() and
       torch.cuda.get_device_name(0))
 missing = []
-# segvit first: it lets mask2former import without Detectron2's compiled _C (segvit.utils.compat)
-for name in ("segvit", "detectron2", "fvcore", "iopath", "omegaconf", "hydra", "antlr4", "timm",
+# segvit.baselines first: it lets mask2former import without Detectron2's compiled _C (its _compat)
+for name in ("segvit", "segvit.baselines", "detectron2", "fvcore", "iopath", "omegaconf", "hydra", "antlr4", "timm",
              "mask2former", "yacs", "termcolor", "pycocotools", "scipy", "cv2"):
     try:
         module = importlib.import_module(name)
@@ -68,7 +68,7 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-timeout "${BENCH_TIMEOUT:-420}" "$PYTHON" benchmarks/gpu.py --output "$OUT/gpu.md" "$@" 2>&1 \
+timeout "${BENCH_TIMEOUT:-420}" "$PYTHON" -m benchmarks.gpu --output "$OUT/gpu.md" "$@" 2>&1 \
   | tee -a "$LOG"
 status=${PIPESTATUS[0]}
 echo "== benchmark exit status $status ($(date -u '+%H:%M:%S UTC'))" | tee -a "$LOG"

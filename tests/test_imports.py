@@ -46,7 +46,7 @@ def test_every_detectron2_module_we_use_imports():
 
 
 def test_maskformer2_imports_through_our_fallback():
-    from segvit.utils.compat import import_mask2former
+    from segvit.baselines._compat import import_mask2former
 
     mask2former = import_mask2former()
     assert hasattr(mask2former, "MaskFormer")

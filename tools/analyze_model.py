@@ -10,7 +10,7 @@ The last line printed is one JSON object: ``params_m``, ``head_params_m``, ``bac
 ``gflops``, ``input_hw``, ``skipped_gflops_upper_bound``. GFLOPs follow fvcore's convention (one
 multiply-add = one flop, the paper's convention), at the model's inference crop size by default,
 with a whole-image pass (the paper counts one crop). Ops fvcore cannot count are bounded, and the
-tool fails rather than report a total that could miss more than 1% (``segvit.utils.flops``).
+tool fails rather than report a total that could miss more than 1% (``segvit.analysis.flops``).
 """
 import argparse
 import dataclasses
@@ -23,7 +23,7 @@ import torch
 from detectron2.config import LazyConfig, instantiate
 
 import segvit  # noqa: F401  (registers modules)
-from segvit.utils.flops import count_flops
+from segvit.analysis.flops import count_flops
 
 
 def count_params(module: Optional[torch.nn.Module]) -> int:

@@ -10,6 +10,7 @@ per-class IoU side by side and writes them as JSON. Example::
 """
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -21,10 +22,10 @@ from detectron2.utils.logger import setup_logger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import segvit  # noqa: E402,F401  (registers datasets and models)
-from segvit.checkpoint.safe_checkpointer import load_model_weights  # noqa: E402
+from segvit.analysis.presence_oracle import PresenceOracle  # noqa: E402
+from segvit.checkpoint import load_model_weights  # noqa: E402
+from segvit.checkpoint.safe_io import atomic_write_text  # noqa: E402
 from segvit.data.class_count import check_num_classes  # noqa: E402
-from segvit.evaluation.presence_oracle import PresenceOracle  # noqa: E402
-from segvit.utils.reports import write_json_report  # noqa: E402
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -76,7 +77,8 @@ def main(args: argparse.Namespace) -> dict:
         "per_class_IoU": {k: {n: v["IoU-" + n] for n in names} for k, v in results.items()},
     }
     if args.output:
-        write_json_report(args.output, summary)
+        atomic_write_text(args.output, json.dumps(summary, indent=2), what="report")
+        print(f"Wrote {args.output}")
     return summary
 
 

@@ -11,12 +11,13 @@ Example::
 """
 
 import argparse
+import json
 
 from detectron2.utils.logger import setup_logger
 
 import segvit.data.synthetic  # noqa: F401  (registers synthetic_sem_seg_{train,val})
-from segvit.evaluation.color_baseline import evaluate_color_baseline
-from segvit.utils.reports import write_json_report
+from segvit.analysis.color_baseline import evaluate_color_baseline
+from segvit.checkpoint.safe_io import atomic_write_text
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -45,7 +46,8 @@ def main(args: argparse.Namespace) -> dict:
         "per_class_IoU": {name: metrics["IoU-" + name] for name in names},
         **result,
     }
-    write_json_report(args.output, out)
+    atomic_write_text(args.output, json.dumps(out, indent=2), what="report")
+    print(f"Wrote {args.output}")
     return out
 
 

@@ -29,8 +29,8 @@ from detectron2.data.detection_utils import read_image
 from PIL import Image
 
 import segvit  # noqa: F401  (registers datasets and models)
-from segvit.utils.predictor import SemSegPredictor
-from segvit.utils.visualize import overlay
+from segvit.predictor import SemSegPredictor
+from segvit.visualization import overlay
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 

@@ -29,7 +29,7 @@ import torch
 from detectron2.config import LazyConfig, instantiate
 
 import segvit  # noqa: F401  (registers models)
-from segvit.checkpoint.safe_checkpointer import CheckpointError, load_model_weights
+from segvit.checkpoint import CheckpointError, load_model_weights
 from segvit.export import ExportError, ExportRequest, export_model
 from segvit.export.formats import FORMATS
 from segvit.export.pipeline import check_output, check_request

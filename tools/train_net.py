@@ -17,7 +17,6 @@ A folder holding another run's checkpoints is refused without ``--resume`` or
 ``--overwrite-output``; ``--eval-only`` writes into ``<output_dir>/eval_<N>``.
 """
 import dataclasses
-import errno
 import logging
 import sys
 from pathlib import Path
@@ -32,11 +31,7 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import segvit  # noqa: E402,F401  (registers datasets, backbones, heads)
-from segvit.checkpoint.safe_checkpointer import (  # noqa: E402
-    DiskFullError,
-    SafeCheckpointer,
-    load_model_weights,
-)
+from segvit.checkpoint import SafeCheckpointer, disk_full_error, load_model_weights  # noqa: E402
 from segvit.data.class_count import check_num_classes  # noqa: E402
 from segvit.engine import (  # noqa: E402
     AccumulatingTrainer,
@@ -46,6 +41,7 @@ from segvit.engine import (  # noqa: E402
     create_ddp_model,
     preserve_rng,
 )
+from segvit.engine.device import describe_device, resolve_device  # noqa: E402
 from segvit.engine.output_dir import check_training_output_dir, new_eval_output_dir  # noqa: E402
 from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
 
@@ -257,6 +253,9 @@ def main(args):
     cfg = LazyConfig.load(args.config_file)
     check_overrides(cfg, args.opts)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    cfg.train.device = resolve_device(cfg.train.device, num_gpus=args.num_gpus)  # "auto"
+    if comm.is_main_process():  # before Detectron2's long set-up log
+        print(f"train_net: device {describe_device(cfg.train.device)}", flush=True)
     check_device(cfg)
     check_num_classes(cfg, ("test",) if args.eval_only else ("train", "test"))
 
@@ -282,27 +281,10 @@ def main(args):
     try:
         do_train(args, cfg)
     except Exception as e:
-        message = _disk_full_in(e)
-        if message is None:
+        disk_full = disk_full_error(e, folder=cfg.train.output_dir)
+        if disk_full is None:
             raise
-        logging.raiseExceptions = False  # a full disk also fails every later log write
-        raise DiskFullError(errno.ENOSPC, message) from None  # one error, not a chain of them
-    return None
-
-
-def _disk_full_in(error: BaseException) -> Optional[str]:
-    """The message of a DiskFullError or "No space left" error in ``error``'s chain, or None."""
-    seen = error
-    while seen is not None:
-        if isinstance(seen, DiskFullError):
-            return seen.strerror
-        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
-            return (
-                f"No space left on device ({seen}). Free space (or set train.output_dir to a "
-                "disk with room) and run again with --resume: checkpoints are written to a "
-                "temporary file and renamed, so the last one is complete"
-            )
-        seen = seen.__context__
+        raise disk_full from None  # one error, not a chain of them
     return None
 
 

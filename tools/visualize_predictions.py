@@ -18,8 +18,8 @@ from detectron2.data import DatasetCatalog
 
 import segvit  # noqa: F401  (registers datasets and models)
 from segvit.data.image_io import read_image_pixels
-from segvit.utils.predictor import SemSegPredictor, test_dataset_name
-from segvit.utils.visualize import prediction_panel
+from segvit.predictor import SemSegPredictor, test_dataset_name
+from segvit.visualization import prediction_panel
 
 
 def main(argv: Optional[Sequence[str]] = None) -> str:

@@ -1,5 +1,5 @@
 """Mask2Former on the synthetic dataset, with the demo's tiny ViT: the baseline of
-``benchmarks/compare.py`` against ``segvit_tiny.py``.
+``python -m benchmarks.compare`` against ``segvit_tiny.py``.
 
 Backbone, pyramid (p2-p4, 64-d), data, optimizer, schedule and iterations as ``maskformer_tiny.py``;
 the decoder is Mask2Former's: a 2-layer deformable-attention pixel decoder on p2-p4 and a 3-layer

@@ -1,5 +1,5 @@
 """MaskFormer on the synthetic dataset, with the demo's tiny ViT: the baseline of
-``benchmarks/compare.py`` against ``segvit_tiny.py``.
+``python -m benchmarks.compare`` against ``segvit_tiny.py``.
 
 Same backbone (4-block ViT, dim 96, patch 8, conv stem), data, optimizer, schedule and iterations
 as ``segvit_tiny.py``; only the decoder differs. The ViT's last block goes through ViTDet's

@@ -1,5 +1,5 @@
 """Shrunk SegViT on the synthetic dataset, with the demo's tiny ViT: a row of
-``benchmarks/compare.py`` beside ``segvit_tiny.py``.
+``python -m benchmarks.compare`` beside ``segvit_tiny.py``.
 
 The Shrunk structure of paper Fig. 3c (``configs/common/models/segvit_shrunk.py``) scaled to the
 demo's 4-block ViT (dim 96, patch 8, conv stem): query-based down-sampling (QD, queries only) inside

@@ -53,6 +53,12 @@ model.head.shared_in_proj_init = False
 # pixel in each direction, 21-28% less CPU per step, but gave 72.39 mIoU at 2,000 iterations on
 # one thread (docs/results.md, "Demo speed").
 model.criterion.loss_stride = 1
+# 0: the paper's loss at every label pixel. N > 0 (not in the paper, Mask2Former's rule) computes
+# focal, dice and the pixel CE on N importance-sampled label pixels per mask (of 16,384 in a
+# 128x128 crop); docs/design.md. A key here so that runs can override it.
+model.criterion.num_points = 0
+model.criterion.oversample_ratio = 3.0
+model.criterion.importance_sample_ratio = 0.75
 # One loader process is enough for 8 small crops per step, and leaves the 2 cores to training.
 # The crops do not depend on the number of workers (each item is seeded by its position).
 dataloader.train.num_workers = 1

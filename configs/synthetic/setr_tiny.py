@@ -1,5 +1,5 @@
 """SETR-naive on the synthetic dataset, with the demo's tiny ViT: the per-pixel baseline row of
-``benchmarks/compare.py`` (paper Tables 4 and 8: "Single, SETR").
+``python -m benchmarks.compare`` (paper Tables 4 and 8: "Single, SETR").
 
 The head of ``configs/ade20k/ablations/setr_naive_vit_b16_512x512_160k.py`` on the last block of the
 demo's 4-block ViT (dim 96, patch 8, conv stem): LayerNorm, 1x1 conv 96 -> 64 + BN + ReLU, 1x1 conv

@@ -16,6 +16,7 @@ from baseline_helpers import NUM_CLASSES, shrink_baseline
 from detectron2.config import LazyConfig, instantiate
 
 import segvit.baselines  # noqa: F401  (installs the fast_eval_api fallback first)
+from segvit.analysis.flop_handles import FLOP_HANDLES
 from segvit.baselines import (
     SwinBackbone,
     build_mask2former_criterion,
@@ -24,7 +25,6 @@ from segvit.baselines import (
 )
 from segvit.baselines.criterion import batch_sigmoid_focal_cost
 from segvit.modeling.losses.mask_losses import sigmoid_focal_loss
-from segvit.utils.flop_handles import FLOP_HANDLES
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs" / "common" / "models"
@@ -301,7 +301,7 @@ def test_import_without_compiled_ops_in_a_fresh_process():
 def test_fallback_leaves_a_real_module_alone(monkeypatch):
     import types
 
-    from segvit.utils.compat import install_fast_eval_api_fallback
+    from segvit.baselines._compat import install_fast_eval_api_fallback
 
     real = types.ModuleType("detectron2.evaluation.fast_eval_api")
     real.COCOeval_opt = object()

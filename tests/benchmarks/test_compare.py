@@ -1,19 +1,19 @@
-"""benchmarks/compare.py: stored runs merged into one table (median, min-max, the spread wording),
+"""benchmarks.compare: stored runs merged into one table (median, min-max, the spread wording),
 methods whose config does not exist yet, and runs that are never redone or mixed up.
 
 No training here: a tiny run of 2,000 iterations takes minutes, and even a 2-iteration run per
 method costs a process start-up and an evaluation each (about 15 s apiece on the 2-core CI
 machine); ``tests/tools/test_train_net*.py`` already train every tiny config through
 ``tools/train_net.py``. The plumbing of a real run was checked by hand with
-``benchmarks/compare.py --parts tiny --methods SegViT --seeds 0 --iters 20``.
+``python -m benchmarks.compare --parts tiny --methods SegViT --seeds 0 --iters 20``.
 """
 
 import json
 
 import pytest
-from repo_scripts import load_script
 
-compare = load_script("benchmarks", "compare")
+from benchmarks.compare import methods, report, runs
+from benchmarks.compare.__main__ import parse_args
 
 
 def fake_run(method, recipe, seed, miou, iters=2000, data_version=3, s_per_iter=0.05):
@@ -48,26 +48,27 @@ def row(text, method):
 
 
 def test_table_has_median_and_min_max_per_method_and_recipe():
-    text = "\n".join(compare.tiny_section(RUNS, iters=2000, data_version=3))
+    text = "\n".join(report.tiny_section(RUNS, iters=2000, data_version=3))
     segvit = row(text, "SegViT")
     assert "**71.00** (70.00-72.00, seeds 0,1,2)" in segvit  # own: median, min-max, seeds
     assert "**76.00** (75.00-77.50, seeds 0,1,2)" in segvit  # demo recipe column
-    assert "| 0.050 (GPU) / 0.050 (GPU) |" in segvit  # s/it of both recipes
-    assert "| 2.0 (GPU) / 2.0 (GPU) |" in segvit  # median wall minutes per run
+    assert "| not run yet |" in segvit  # the sampled recipe has no stored run
+    assert "| 0.050 (GPU) / 0.050 (GPU) / - |" in segvit  # s/it of each recipe
+    assert "| 2.0 (GPU) / 2.0 (GPU) / - |" in segvit  # median wall minutes per run
     maskformer = row(text, "MaskFormer")
-    assert "**65.00** (60.00-71.50, seeds 0,1,2) | n/a |" in maskformer
+    assert "**65.00** (60.00-71.50, seeds 0,1,2) | n/a | n/a |" in maskformer
     assert "55.00 (1 seed: 0)" in row(text, "SETR-naive")
     assert "2 stored runs at another iteration count or data version" in text
     assert "10.00" not in text
     # Seed spreads 2.0 (SegViT own), 2.5 (demo), 11.5 (MaskFormer).
     assert "2.00 to 11.50 points, median 2.50" in text
     # Complete: SegViT own and demo, MaskFormer; SETR-naive has 1 of its 3 seeds.
-    assert "Complete (3 seeds): 3 of 10 method/recipes." in text
+    assert "Complete (3 seeds): 3 of 12 method/recipes." in text
     assert "SETR-naive (own: 1 of 3)" in text
 
 
 def test_ranking_calls_no_win_within_the_spread():
-    text = "\n".join(compare.tiny_section(RUNS, iters=2000, data_version=3))
+    text = "\n".join(report.tiny_section(RUNS, iters=2000, data_version=3))
     lines = [line for line in text.splitlines() if line[:3] in ("1. ", "2. ", "3. ", "4. ")]
     assert lines[0].startswith("1. SegViT (demo): median 76.00, range 75.00-77.50")
     assert "overlaps no other entry" in lines[0]
@@ -84,44 +85,43 @@ def test_ranking_calls_no_win_within_the_spread():
 
 
 def test_missing_config_is_reported_not_fatal(monkeypatch):
-    monkeypatch.setattr(
-        compare,
-        "config_exists",
-        lambda config: "segmenter" not in config and "depict" not in config,
-    )
-    text = compare.render(RUNS, None, iters=2000, data_version=3)
+    exists = lambda config: "segmenter" not in config and "depict" not in config  # noqa: E731
+    monkeypatch.setattr(report, "config_exists", exists)
+    monkeypatch.setattr(runs, "config_exists", exists)
+    text = report.render(RUNS, None, iters=2000, data_version=3)
     assert "| Segmenter | config missing (`configs/synthetic/segmenter_tiny.py`) |" in text
     assert "| DEPICT-CA | config missing" in text
     assert "| Shrunk SegViT |" in text and "not run yet" in row(text, "Shrunk SegViT")
     assert "Not measured yet" in text  # no full-size file
-    args = compare.parse_args(["--methods", "Segmenter", "SegViT", "--seeds", "0", "--iters", "5"])
+    args = parse_args(["--methods", "Segmenter", "SegViT", "--seeds", "0", "--iters", "5"])
     args.results = "/nonexistent"
-    monkeypatch.setattr(compare, "describe_tiny", lambda method: {})
-    jobs, notes = compare.plan_runs(args)
+    monkeypatch.setattr(runs, "describe_tiny", lambda method: {})
+    jobs, notes = runs.plan_runs(args)
     assert [(j["method"].name, j["recipe"]) for j in jobs] == [
         ("SegViT", "own"),
         ("SegViT", "demo"),
+        ("SegViT", "sampled"),
     ]
     assert notes == ["Segmenter: config missing (configs/synthetic/segmenter_tiny.py), skipped"]
 
 
 def test_stored_runs_are_not_redone_and_are_merged_from_disk(tmp_path, monkeypatch):
     for run in RUNS[:3]:
-        name = compare.run_name(compare.find_methods(["SegViT"])[0], "own", run["seed"], 2000)
+        name = runs.run_name(methods.find_methods(["SegViT"])[0], "own", run["seed"], 2000)
         (tmp_path / f"{name}.json").write_text(json.dumps(run))
     (tmp_path / "full_size.json").write_text("{}")  # not a run
-    assert len(compare.load_runs(str(tmp_path))) == 3
-    args = compare.parse_args(["--methods", "segvit", "--recipes", "own", "--iters", "2000"])
+    assert len(runs.load_runs(str(tmp_path))) == 3
+    args = parse_args(["--methods", "segvit", "--recipes", "own", "--iters", "2000"])
     args.results = str(tmp_path)
-    monkeypatch.setattr(compare, "describe_tiny", lambda method: {})
-    jobs, notes = compare.plan_runs(args)
+    monkeypatch.setattr(runs, "describe_tiny", lambda method: {})
+    jobs, notes = runs.plan_runs(args)
     assert jobs == []
     assert notes == [f"segvit__own__seed{k}__2000it: already stored, not redone" for k in range(3)]
 
 
 def test_full_size_rows_show_paper_number_and_difference():
     stored = {
-        "command": ".venv/bin/python benchmarks/compare.py --parts full",
+        "command": ".venv/bin/python -m benchmarks.compare --parts full",
         "machine": "x86_64, 2 threads",
         "load_average": "1.00 before, 2.00 after",
         "minutes": 3.0,
@@ -132,59 +132,59 @@ def test_full_size_rows_show_paper_number_and_difference():
             },
         },
     }  # fmt: skip
-    text = "\n".join(compare.full_section(stored))
+    text = "\n".join(report.full_section(stored))
     assert (
-        "| SegViT | ViT-B | 108.4 | 22.303 | 22.303 (segvit_facts §7) | 121.00 |"
+        "| SegViT | ViT-B | 108.4 | 22.303 | 22.303 (docs/results.md) | 121.00 |"
         " 120.9 (SegViT T1) | +0.1% | 2.00 |" in text
     )
     assert "| MaskFormer | Swin-T | not measured yet |" in text
 
 
 def test_every_method_of_the_issue_is_in_the_table():
-    names = [m.name for m in compare.METHODS]
+    names = [m.name for m in methods.METHODS]
     assert names == [
         "SegViT", "Shrunk SegViT", "SETR-naive", "Segmenter", "DEPICT-SA", "DEPICT-CA",
         "MaskFormer", "Mask2Former",
     ]  # fmt: skip
-    for method in compare.METHODS:
+    for method in methods.METHODS:
         assert "own" in method.recipes
         assert method.full, method.name
     with pytest.raises(SystemExit, match="unknown"):
-        compare.find_methods(["UperNet"])
+        methods.find_methods(["UperNet"])
 
 
 def test_train_command_sets_seed_device_and_recipe():
-    segvit = compare.find_methods(["SegViT"])[0]
-    own = compare.train_command(segvit, "own", 2, 2000, "cuda", "/tmp/run")
+    segvit = methods.find_methods(["SegViT"])[0]
+    own = runs.train_command(segvit, "own", 2, 2000, "cuda", "/tmp/run")
     assert own[own.index("--num-gpus") + 1] == "1"
     for override in ("train.seed=2", "train.device=cuda", "train.max_iter=2000",
                      "train.eval_period=2000", "model.criterion.pixel_ce_weight=0.0"):  # fmt: skip
         assert override in own
-    demo = compare.train_command(segvit, "demo", 0, 20, "cpu", "/tmp/run")
+    demo = runs.train_command(segvit, "demo", 0, 20, "cpu", "/tmp/run")
     assert demo[demo.index("--num-gpus") + 1] == "0"
     assert "train.device=cpu" in demo and not any("pixel_ce" in a for a in demo)
 
 
 def test_a_run_stored_by_another_machine_meanwhile_is_not_started(tmp_path, monkeypatch, capsys):
     """Parts run on two machines at once: a run stored after the plan was made is skipped."""
-    segvit = compare.find_methods(["SegViT"])[0]
+    segvit = methods.find_methods(["SegViT"])[0]
     trained = []
 
     def fake_train_one(job, args):
         trained.append(job["seed"])
         if job["seed"] == 0:  # meanwhile, another machine stores seed 1
-            name = compare.run_name(segvit, "own", 1, args.iters)
+            name = runs.run_name(segvit, "own", 1, args.iters)
             (tmp_path / f"{name}.json").write_text(json.dumps(fake_run("SegViT", "own", 1, 7.0)))
         return fake_run("SegViT", "own", job["seed"], 70.0)
 
-    monkeypatch.setattr(compare, "prepare_dataset", lambda: 3)
-    monkeypatch.setattr(compare, "describe_tiny", lambda method: {})
-    monkeypatch.setattr(compare, "train_one", fake_train_one)
-    args = compare.parse_args(
+    monkeypatch.setattr(runs, "prepare_dataset", lambda: 3)
+    monkeypatch.setattr(runs, "describe_tiny", lambda method: {})
+    monkeypatch.setattr(runs, "train_one", fake_train_one)
+    args = parse_args(
         ["--methods", "segvit", "--recipes", "own", "--iters", "2000", "--jobs", "1",
          "--threads", "1", "--results", str(tmp_path)]
     )  # fmt: skip
-    compare.run_tiny(args)
+    runs.run_tiny(args)
     assert trained == [0, 2]
     out = capsys.readouterr().out
     assert "seed 1: stored by another process since the start, not redone" in out
@@ -194,33 +194,33 @@ def test_times_name_the_device_they_were_measured_on():
     """s/it and wall minutes of GPU and CPU runs differ by 5x or more: each cell says which."""
     cpu = dict(fake_run("SegViT", "demo", 1, 76.0, s_per_iter=0.3), device="cpu", jobs=2)
     runs = [fake_run("SegViT", "own", 0, 70.0), cpu, fake_run("SegViT", "demo", 0, 75.0)]
-    segvit = row(compare.render(runs, None, 2000, 3), "SegViT")
-    assert "| 0.050 (GPU) / 0.175 (GPU+CPU) |" in segvit
-    cpu_only = row(compare.render([cpu], None, 2000, 3), "SegViT")
-    assert "| - / 0.300 (CPU) |" in cpu_only
+    segvit = row(report.render(runs, None, 2000, 3), "SegViT")
+    assert "| 0.050 (GPU) / 0.175 (GPU+CPU) / - |" in segvit
+    cpu_only = row(report.render([cpu], None, 2000, 3), "SegViT")
+    assert "| - / 0.300 (CPU) / - |" in cpu_only
 
 
 def test_adopt_stores_a_run_that_finished_after_its_parent_stopped(tmp_path, monkeypatch):
-    """A training process outlives a stopped compare.py: --adopt stores its finished folder once,
+    """A training process outlives its stopped parent: --adopt stores its finished folder once,
     and refuses folders that are unfinished or stored already."""
-    monkeypatch.setattr(compare, "describe_tiny", lambda method: {"tiny_gflops": 0.2})
+    monkeypatch.setattr(runs, "describe_tiny", lambda method: {"tiny_gflops": 0.2})
     folder = tmp_path / "work" / "maskformer__own__seed1__2000it-20261130-212234-6152"
     folder.mkdir(parents=True)
     metrics = folder / "metrics.json"
     rows = [{"iteration": i, "time": 0.5} for i in (49, 99, 1999)]
     metrics.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    args = compare.parse_args(
+    args = parse_args(
         ["--adopt", str(folder), "--iters", "2000", "--jobs", "1", "--sharing", "2",
          "--threads", "1", "--results", str(tmp_path / "runs")]
     )  # fmt: skip
     args.data_version, args.torch_version, args.device_name = 3, "2.x", "Test CPU"
     with pytest.raises(SystemExit, match="unfinished .*final mIoU missing"):
-        compare.adopt_run(str(folder), args)
+        runs.adopt_run(str(folder), args)
     with open(metrics, "a") as f:
         f.write(json.dumps({"iteration": 1999, "sem_seg/mIoU": 61.5}) + "\n")
-    start = compare.time.mktime(compare.time.strptime("20261130-212234", "%Y%m%d-%H%M%S"))
-    compare.os.utime(metrics, (start + 1200, start + 1200))
-    result = compare.adopt_run(str(folder), args)
+    start = runs.time.mktime(runs.time.strptime("20261130-212234", "%Y%m%d-%H%M%S"))
+    runs.os.utime(metrics, (start + 1200, start + 1200))
+    result = runs.adopt_run(str(folder), args)
     stored = json.loads((tmp_path / "runs" / "maskformer__own__seed1__2000it.json").read_text())
     assert stored == result
     assert (stored["method"], stored["seed"], stored["miou"]) == ("MaskFormer", 1, 61.5)
@@ -228,6 +228,6 @@ def test_adopt_stores_a_run_that_finished_after_its_parent_stopped(tmp_path, mon
     assert (stored["device"], stored["jobs"], stored["threads"]) == ("cpu", 2, 1)
     assert "train.seed=1" in stored["command"] and "adopted" in stored
     with pytest.raises(SystemExit, match="stored already; nothing written"):
-        compare.adopt_run(str(folder), args)
+        runs.adopt_run(str(folder), args)
     with pytest.raises(SystemExit, match="not a run folder"):
-        compare.adopt_run(str(tmp_path), args)
+        runs.adopt_run(str(tmp_path), args)

@@ -1,9 +1,8 @@
-"""benchmarks/demo_time.py: phases from a timestamped demo log, the table, empty folders only."""
+"""benchmarks.studies.demo_time: phases from a timestamped demo log, the table, empty folders."""
 
 import pytest
-from repo_scripts import load_script
 
-demo_time = load_script("benchmarks", "demo_time")
+from benchmarks.studies import demo_run, demo_time, step_profile
 
 LOG = [
     (0.5, "setup: .venv is up to date"),
@@ -20,7 +19,7 @@ LOG = [
 
 
 def test_phases_add_up_to_the_total():
-    phases = demo_time.split_phases(LOG, generation_s=7.0)
+    phases = demo_run.split_phases(LOG, generation_s=7.0)
     assert phases["setup check (warm)"] == pytest.approx(0.6)
     assert phases["dataset generation"] == 7.0
     assert phases["start-up (imports, model, loader)"] == pytest.approx(30.0 - 0.6 - 7.0)
@@ -32,13 +31,13 @@ def test_phases_add_up_to_the_total():
 
 def test_a_missing_phase_is_an_error_that_names_it():
     with pytest.raises(ValueError, match="Start inference"):
-        demo_time.split_phases([line for line in LOG if "inference" not in line[1]], 7.0)
+        demo_run.split_phases([line for line in LOG if "inference" not in line[1]], 7.0)
 
 
 def test_table_has_the_command_the_phases_the_miou_and_the_load():
     demo = {
         "command": "make demo",
-        "phases": demo_time.split_phases(LOG, 7.0),
+        "phases": demo_run.split_phases(LOG, 7.0),
         "miou": 76.0,
         "iterations": 998,
         "s_per_iter": 0.17,
@@ -46,12 +45,12 @@ def test_table_has_the_command_the_phases_the_miou_and_the_load():
         "load_during": (1.5, 2.25),
         "load_after": (1.75, 1.0, 0.5),
     }
-    part = {p: (0.01, 0.02) for p in demo_time.STEP_PARTS}
+    part = {p: (0.01, 0.02) for p in step_profile.STEP_PARTS}
     profile = {"loss at every pixel (loss_stride=1)": part, "loss_stride=4": part}
     text = demo_time.render(
         demo, profile, " --profile-steps 5", "a CPU", ((1, 1, 1), (2, 2, 2)), cores=2
     )
-    assert "`.venv/bin/python benchmarks/demo_time.py --profile-steps 5`" in text
+    assert "`.venv/bin/python -m benchmarks.studies.demo_time --profile-steps 5`" in text
     assert "| training | 170.0 | 77% |" in text
     assert "**3 min 40 s in all; mIoU 76.00**" in text
     assert "998 iterations at 0.170 s/iter" in text
@@ -76,5 +75,5 @@ def test_refuses_a_workdir_that_holds_files(tmp_path):
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "model_final.pth").write_bytes(b"")
     with pytest.raises(FileExistsError, match="not empty"):
-        demo_time.run_demo(str(tmp_path), [])
+        demo_run.run_demo(str(tmp_path), [])
     assert (tmp_path / "demo" / "model_final.pth").exists()

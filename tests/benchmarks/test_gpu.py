@@ -1,4 +1,4 @@
-"""benchmarks/gpu.py on the CPU with tiny widths: every model trains and infers, the table is
+"""benchmarks.gpu on the CPU with tiny widths: every model trains and infers, the table is
 written where asked (never over the committed benchmarks/gpu.md), and a failing row is recorded
 while the run goes on."""
 
@@ -6,9 +6,9 @@ import os
 
 import pytest
 import torch
-from repo_scripts import REPO, load_script
 
-gpu = load_script("benchmarks", "gpu")
+from benchmarks import gpu
+from benchmarks.common import ROOT as REPO
 
 FAST = ["--device", "cpu", "--tiny", "--warmup", "0", "--iters", "1", "--threads", "1"]
 
@@ -24,7 +24,7 @@ def test_every_model_trains_and_infers_on_cpu(tmp_path):
     argv = FAST + ["--precisions", "fp32", "--infer-batch", "2", "--output", str(output)]
     assert gpu.main(argv) == 0
     text = output.read_text()
-    assert "python benchmarks/gpu.py --device cpu --tiny" in text
+    assert "python -m benchmarks.gpu --device cpu --tiny" in text
     assert "0 of 15 rows failed" in text
     assert f"torch {torch.__version__}" in text
     rows = table_rows(text)

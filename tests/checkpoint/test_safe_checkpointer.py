@@ -12,12 +12,7 @@ import torch
 from crafted_pickles import crafted_files
 from torch import nn
 
-from segvit.checkpoint.safe_checkpointer import (
-    CheckpointError,
-    DiskFullError,
-    SafeCheckpointer,
-    load_model_weights,
-)
+from segvit.checkpoint import CheckpointError, DiskFullError, SafeCheckpointer, load_model_weights
 from segvit.modeling.backbone.utils import resize_pos_embed
 from segvit.modeling.backbone.vit import ViT
 

@@ -11,7 +11,11 @@ from detectron2.config import LazyConfig, instantiate
 from repo_scripts import load_script
 from timm.models.vision_transformer import VisionTransformer
 
-from segvit.checkpoint.vit_weights import to_backbone_layout
+from segvit.checkpoint.vit_weights import (
+    load_into_backbone,
+    load_vit_state_dict,
+    to_backbone_layout,
+)
 from segvit.modeling.backbone.vit import ViT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +36,19 @@ def timm_vit(img_size=64, embed_dim=64, depth=2, num_heads=4) -> VisionTransform
         num_heads=num_heads,
         num_classes=10,
     ).eval()
+
+
+def load_file(backbone: ViT, path: str):
+    """Load a pretrained ViT file into ``backbone`` as a converter does (file -> our layout at the
+    backbone's grid -> ``load_into_backbone``); returns (missing, unexpected)."""
+    weights = load_vit_state_dict(
+        path,
+        target_grid=backbone.pretrain_grid,
+        class_token=backbone.cls_token is not None,
+        final_norm=backbone.norm is not None,
+        pos_embed_interp=backbone.pos_embed_interp,
+    )
+    return load_into_backbone(backbone, weights.state_dict)
 
 
 def save(state_dict, path: Path) -> str:
@@ -60,7 +77,7 @@ def test_class_token_backbone_reproduces_timm_features(tmp_path):
         final_norm=True,
         pos_embed_interp="bilinear",
     ).eval()
-    missing, unexpected = ours.load_pretrained(path)
+    missing, unexpected = load_file(ours, path)
     assert missing == [] and unexpected == []
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -114,5 +131,5 @@ def test_timm_vit_b_checkpoint_loads_without_missing_backbone_keys(config, tmp_p
     torch.testing.assert_close(model.backbone.norm.weight, src.norm.weight)
     torch.testing.assert_close(model.backbone.cls_token, src.cls_token)
     torch.testing.assert_close(model.backbone.cls_pos_embed, src.pos_embed[:, :1])
-    # the raw timm file also loads directly as ``pretrained`` (resized bilinearly to 32x32)
-    assert model.backbone.load_pretrained(raw) == ([], [])
+    # the raw timm file also loads directly into the backbone (resized bilinearly to 32x32)
+    assert load_file(model.backbone, raw) == ([], [])

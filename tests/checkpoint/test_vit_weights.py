@@ -53,6 +53,26 @@ def our_vit(**kwargs) -> ViT:
     return ViT(**args).eval()
 
 
+def load_file(backbone: ViT, path: str):
+    """Load a pretrained ViT file into ``backbone`` as a converter does (file -> our layout at the
+    backbone's grid -> ``load_into_backbone``); returns (missing, unexpected)."""
+    weights = load_vit_state_dict(
+        path,
+        target_grid=backbone.pretrain_grid,
+        class_token=backbone.cls_token is not None,
+        final_norm=backbone.norm is not None,
+        pos_embed_interp=backbone.pos_embed_interp,
+    )
+    return load_into_backbone(backbone, weights.state_dict)
+
+
+def our_vit_from(path: str, **kwargs) -> ViT:
+    """:func:`our_vit` with the weights of ``path``."""
+    vit = our_vit(**kwargs)
+    load_file(vit, path)
+    return vit
+
+
 def timm_block_outputs(model: VisionTransformer, x: torch.Tensor):
     """timm's own patch embed + pos embed + blocks, returning every block's (B, N, C) output."""
     tokens = model.norm_pre(model._pos_embed(model.patch_embed(x)))
@@ -75,7 +95,7 @@ def save(state_dict, path: Path) -> str:
 def test_timm_checkpoint_gives_timm_outputs(tmp_path, suffix):
     src = timm_vit(class_token=False)
     path = save(src.state_dict(), tmp_path / f"vit{suffix}")
-    ours = our_vit(pretrained=path)
+    ours = our_vit_from(path)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         ref = timm_block_outputs(src, x)
@@ -121,7 +141,7 @@ def test_class_token_checkpoint_drops_token_and_its_position(tmp_path):
 def test_pos_embed_resized_to_backbone_grid(tmp_path):
     src = timm_vit(class_token=True)
     path = save({"state_dict": src.state_dict()}, tmp_path / "wrapped.pth")
-    ours = our_vit(pretrain_img_size=96, pretrained=path)  # stored 4x4 -> 6x6
+    ours = our_vit_from(path, pretrain_img_size=96)  # stored 4x4 -> 6x6
     assert ours.pos_embed.shape == (1, 36, DIM)
     weights = load_vit_state_dict(path, target_grid=(6, 6))
     torch.testing.assert_close(ours.pos_embed, weights.state_dict["pos_embed"])
@@ -208,7 +228,7 @@ def test_wrong_width_raises_naming_the_tensor(tmp_path):
     src = timm_vit(class_token=True, embed_dim=96)
     path = save(src.state_dict(), tmp_path / "wide.pth")
     with pytest.raises(ValueError, match=r"'(pos_embed|patch_embed\.proj\.weight)'.*embed dim 96"):
-        our_vit(pretrained=path)
+        our_vit_from(path)
 
 
 def test_missing_and_unexpected_keys_are_reported(tmp_path, caplog):
@@ -266,8 +286,8 @@ def test_convert_tool_writes_a_detectron2_checkpoint(tmp_path, capsys):
     torch.testing.assert_close(
         model.backbone.blocks[3].attn.proj.bias, src.blocks[3].attn.proj.bias
     )
-    # the converted file is also accepted as ``pretrained`` ("backbone." prefix stripped)
-    torch.testing.assert_close(our_vit(pretrained=out).pos_embed, src.pos_embed[:, 1:])
+    # the converted file also reads as ViT weights ("backbone." prefix stripped)
+    torch.testing.assert_close(our_vit_from(out).pos_embed, src.pos_embed[:, 1:])
 
     with pytest.raises(SystemExit) as exc:
         tool.main(args)

@@ -15,6 +15,7 @@ from segvit.modeling.backbone.vit import ViT
 from segvit.modeling.heads.atm_head import ATMHead, ATMSingleStageHead
 from segvit.modeling.heads.depict_head import DEPICTHead
 from segvit.modeling.heads.qu_head import QUATMHead
+from segvit.modeling.heads.rsseg_r_head import RSSegRHead
 from segvit.modeling.heads.segmenter_head import SegmenterMaskHead
 from segvit.modeling.heads.setr_head import SETRNaiveHead
 
@@ -46,6 +47,8 @@ def shrink(cfg) -> bool:
         head.update(num_heads=2)  # d_model follows the backbone width
     elif issubclass(head_cls, DEPICTHead):
         head.update(head_dim=8, cross_head_dim=4)
+    elif issubclass(head_cls, RSSegRHead):
+        head.update(channels=8, dca_heads=2, norm="BN")
     else:
         return False
     return True

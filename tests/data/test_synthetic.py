@@ -11,6 +11,7 @@ import pytest
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 
+from segvit.analysis.color_baseline import evaluate_color_baseline
 from segvit.data import synthetic
 from segvit.data.synthetic import (
     SYNTHETIC_CLASSES,
@@ -19,7 +20,6 @@ from segvit.data.synthetic import (
     generate_synthetic_dataset,
     register_synthetic,
 )
-from segvit.evaluation.color_baseline import evaluate_color_baseline
 
 NUM_TRAIN, NUM_VAL = 12, 4
 

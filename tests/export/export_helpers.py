@@ -10,7 +10,7 @@ NAIVE_SHRUNK_B = str(REPO / "configs/ade20k/ablations/segvit_naive_shrunk_vit_b1
 SETR_B = str(REPO / "configs/ade20k/ablations/setr_naive_vit_b16_512x512_160k.py")
 SYNTHETIC_TINY = [
     str(REPO / f"configs/synthetic/{name}_tiny.py")
-    for name in ("segmenter", "depict_sa", "depict_ca")
+    for name in ("segmenter", "depict_sa", "depict_ca", "rsseg_r")
 ]
 
 # A 4-block ViT (dim 64, patch 16) whose pos-embed is stored for 96x96 (6x6 grid) while the tests

@@ -23,7 +23,7 @@ from export_helpers import (
 )
 from repo_scripts import REPO, load_script
 
-from segvit.checkpoint.safe_checkpointer import CheckpointError
+from segvit.checkpoint import CheckpointError
 from segvit.export import ExportableSegmentor, ExportError, ExportRequest, export_model
 from segvit.export.formats import load_runner, require
 from segvit.export.parity import Parity, parity_inputs

@@ -5,7 +5,7 @@ import torch
 from test_segvit_model import NUM_CLASSES, random_inputs, tiny_segvit
 from torch import nn
 
-from segvit.evaluation.presence_oracle import PresenceOracle, oracle_class_logits
+from segvit.analysis.presence_oracle import PresenceOracle, oracle_class_logits
 from segvit.modeling.losses.atm_criterion import present_classes
 
 

@@ -6,9 +6,9 @@ import torch
 from test_qu_head import tiny_qu_head
 from torch import nn
 
+from segvit.analysis.flops import count_flops
 from segvit.modeling.heads import qu_head
 from segvit.modeling.heads.sdpa_decoder import decoder_layer_forward, supports_sdpa
-from segvit.utils.flops import count_flops
 
 
 def layer(norm_first=False, dropout=0.1) -> nn.TransformerDecoderLayer:

@@ -15,7 +15,7 @@ from repo_scripts import load_script
 
 from segvit.data.synthetic import SYNTHETIC_COLORS, generate_synthetic_dataset, register_synthetic
 from segvit.modeling.meta_arch.postprocess import ARGMAX_BAND_ELEMENTS
-from segvit.utils.predictor import SemSegPredictor
+from segvit.predictor import SemSegPredictor
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / "configs/synthetic/segvit_tiny.py")
@@ -145,7 +145,7 @@ def test_large_photo_never_holds_per_class_maps_at_full_size(num_classes, tmp_pa
     DetectionCheckpointer(model, save_dir=str(tmp_path)).save("model")
     # 64 classes on the 8-class synthetic data: skip the start-up class-count check (tested in
     # tests/tools/test_reliability.py); only the memory bound is under test here
-    monkeypatch.setattr("segvit.utils.predictor.check_num_classes", lambda *args, **kwargs: None)
+    monkeypatch.setattr("segvit.predictor.check_num_classes", lambda *args, **kwargs: None)
     predictor = SemSegPredictor(cfg, str(tmp_path / "model.pth"))
     height, width = 900, 1400  # the test resize brings it to 128 x 199
     rgb = np.random.RandomState(0).randint(0, 255, (height, width, 3), dtype=np.uint8)

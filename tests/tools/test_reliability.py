@@ -18,7 +18,7 @@ from PIL import Image
 from repo_scripts import load_script
 from train_net_helpers import CONFIG, TINY, TINY_MODEL, read_metrics, run, train_net
 
-from segvit.checkpoint.safe_checkpointer import CheckpointError, DiskFullError
+from segvit.checkpoint import CheckpointError, DiskFullError
 from segvit.data.synthetic import register_synthetic
 
 demo = load_script("tools", "demo")

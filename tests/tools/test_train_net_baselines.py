@@ -1,5 +1,5 @@
 """MaskFormer and Mask2Former train and evaluate through the same tools/train_net.py, data and
-evaluator as SegViT (the tiny synthetic configs that benchmarks/compare.py uses)."""
+evaluator as SegViT (the tiny synthetic configs that benchmarks/compare/ uses)."""
 
 import pytest
 from train_net_helpers import PREFIX, REPO, TINY_DATA, assert_two_step_run, run

@@ -1,4 +1,4 @@
-"""The tiny Shrunk SegViT and SETR-naive configs (rows of benchmarks/compare.py) train and
+"""The tiny Shrunk SegViT, SETR-naive and RSSeg-R configs (rows of benchmarks/compare/) train and
 evaluate through tools/train_net.py on the synthetic data, on the demo's tiny ViT."""
 
 import pytest
@@ -11,6 +11,12 @@ SHRINK_DEPTH = {
         "model.backbone.shrink_idx=1",
         "model.backbone.out_indices=[0,1]",
         "model.head.in_features=[block0,block1]",
+    ],
+    "rsseg_r_tiny": [
+        "model.backbone.depth=2",
+        "model.backbone.out_indices=[0,1]",
+        "model.head.local_features=[block0]",
+        "model.head.global_feature=block1",
     ],
     "setr_tiny": [
         "model.backbone.depth=2",

@@ -15,8 +15,8 @@ from detectron2.config import LazyConfig
 from repo_scripts import load_script
 from train_net_helpers import CONFIG, PREFIX, TINY, TINY_MODEL, run
 
-from segvit.checkpoint.safe_checkpointer import CheckpointError
-from segvit.utils.predictor import SemSegPredictor
+from segvit.checkpoint import CheckpointError
+from segvit.predictor import SemSegPredictor
 
 demo = load_script("tools", "demo")
 visualize = load_script("tools", "visualize_predictions")

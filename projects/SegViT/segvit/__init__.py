@@ -8,10 +8,6 @@ from .warning_filters import install_warning_filters
 
 install_warning_filters()  # first: Detectron2 and fvcore warn while they are imported
 
-from .utils.compat import install_fast_eval_api_fallback  # noqa: E402
-
-install_fast_eval_api_fallback()  # lets maskformer2 import without Detectron2's compiled ops
-
 from . import data, modeling  # noqa: F401,E402  (registration side effects)
 from .config import add_segvit_config  # noqa: F401,E402
 

@@ -10,7 +10,10 @@ from detectron2.config import CfgNode as CN
 def add_segvit_config(cfg: CN) -> CN:
     """Add the SegViT keys to a Detectron2 yacs config (in place) and return it.
 
-    Defaults are ViT-B/16 + ATM at 512x512 on ADE20K (``../shared/segvit_facts.md`` sections 1-3).
+    Defaults are ViT-B/16 + ATM at 512x512 on ADE20K (paper Sec. 3 and 4.1; official
+    zbwxp/SegVit ``configs/_base_/models/atm_vit.py`` and the ADE20K ViT configs). Pretrained
+    weights are loaded as in Detectron2: convert the file once (``tools/convert_pretrained.py``)
+    and set ``MODEL.WEIGHTS`` to the converted ``.pth``.
     """
     cfg.MODEL.SEGVIT = CN()
     # Backbone: plain ViT (registered as "SegViTViT" in BACKBONE_REGISTRY).
@@ -24,7 +27,6 @@ def add_segvit_config(cfg: CN) -> CN:
     vit.DROP_PATH_RATE = 0.1
     vit.DROP_PATH_ON_ATTN = False  # official: stochastic depth on the MLP residual only
     vit.OUT_INDICES = [5, 7, 11]  # 0-indexed blocks; features are named "block5", "block7", ...
-    vit.PRETRAINED = ""  # optional local timm .pth/.safetensors or Google .npz file
     vit.SHRINK_IDX = 6  # "SegViTShrunkViT": 0-indexed QD block (ViT-B 6, ViT-L 8); >= DEPTH: off
     vit.QD_MODE = "q"  # "q" (queries only, the paper) | "qkv" (Table 7 ablation)
 
@@ -60,6 +62,9 @@ def add_segvit_config(cfg: CN) -> CN:
     loss.MASK_CLASSES = "present"  # official: focal/dice on present classes; "all" adds absent ones
     loss.PIXEL_CE_WEIGHT = 0.0  # not in the paper: per-pixel CE across the queries' mask logits
     loss.LOSS_STRIDE = 1  # not in the paper if > 1: the losses on every s-th label pixel only
+    loss.NUM_POINTS = 0  # not in the paper if > 0: mask losses on N importance-sampled pixels
+    loss.OVERSAMPLE_RATIO = 3.0  # Mask2Former's point sampling (used when NUM_POINTS > 0)
+    loss.IMPORTANCE_SAMPLE_RATIO = 0.75
 
     # Inference (a model setting, not a trainer branch).
     inf = cfg.MODEL.SEGVIT.INFERENCE = CN()

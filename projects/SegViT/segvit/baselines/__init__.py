@@ -1,14 +1,15 @@
 """MaskFormer and Mask2Former baselines built from maskformer2 (the ``mask2former`` module).
 
 Importing this package first makes ``mask2former`` importable without Detectron2's compiled ops
-(see :mod:`segvit.utils.compat`), then exposes thin adapters: explicit-argument builders for the
-criteria, a meta-architecture that takes our semantic-segmentation inputs, a Swin backbone with
-``res2..res5`` outputs, and maskformer2's head modules (re-exported so that configs need not import
-``mask2former`` before the fallback is in place). ``docs/baselines.md`` lists what differs from
+(``_compat.py``; nothing else in ``segvit`` needs that), then exposes thin adapters:
+explicit-argument builders for the criteria, a meta-architecture that takes our
+semantic-segmentation inputs, a Swin backbone with ``res2..res5`` outputs, and maskformer2's head
+modules (re-exported so that configs need not import ``mask2former`` before the fallback is in
+place). ``docs/baselines.md`` lists what differs from
 maskformer2 and why.
 """
 
-from ..utils.compat import import_mask2former, install_fast_eval_api_fallback
+from ._compat import install_fast_eval_api_fallback
 
 install_fast_eval_api_fallback()
 

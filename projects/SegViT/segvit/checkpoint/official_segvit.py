@@ -2,37 +2,37 @@
 
 An official checkpoint is an mmcv file ``{"meta": {...}, "state_dict": {...}, ...}`` whose state
 dict holds ``backbone.*`` (mmseg ``VisionTransformer`` / ``vit_shrink``) and ``decode_head.*``
-(``ATMHead`` or ``TPNATMHead``) tensors; ``../shared/official_segvit_keys/*.txt`` (copied to
-``tests/checkpoint/official_segvit_keys/``) lists every name and shape of the five released files.
+(``ATMHead`` or ``TPNATMHead``) tensors; ``tests/checkpoint/official_segvit_keys/*.txt`` lists
+every name and shape of the five released files (read from the files the official README links).
 
-- :func:`read_official_checkpoint` reads such a file with ``torch.load(weights_only=True)``,
-  allowing only the few extra types an mmcv ``meta`` dict needs (numpy scalars, arrays, dtypes);
-  any other Python global is refused, with its name, before anything is unpickled.
+- :func:`read_official_checkpoint` reads such a file with
+  :func:`~segvit.checkpoint.safe_io.read_weights`, allowing only the few extra types an mmcv
+  ``meta`` dict needs (numpy scalars, arrays, dtypes); any other Python global is refused, with
+  its name, before anything is unpickled.
 - :func:`convert_official_state_dict` maps every tensor to our name (``backbone.blocks.N...``,
   ``head.decoders.S.L...``), drops what has no counterpart on purpose (the unused class token and
   its position in ``pos_embed``, the loss's constant class weights), and refuses with the tensor
   and both shapes when anything does not fit the model built from the config.
-- :func:`to_official_layout` is the inverse (tests: ours -> official -> ours is the identity).
 
-The mapping is one table of name templates read in both directions. Stage numbers are 1-based
-in the official names (``decoder_1``, ``input_proj_1``) and 0-based in ours (``decoders.0``).
+The mapping is one table of name templates, read in both directions by :func:`translate_name`.
+Stage numbers are 1-based in the official names (``decoder_1``, ``input_proj_1``) and 0-based in
+ours (``decoders.0``).
 """
 
 import functools
 import importlib
 import math
-import os
 import re
 import warnings
-import zipfile
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-import torch
 from torch import Tensor, nn
 
 from segvit.modeling.backbone.vit import ViT
 from segvit.modeling.heads.atm_head import ATMHead
 from segvit.modeling.heads.qu_head import QUATMHead
+
+from .safe_io import CheckpointError, read_weights
 
 __all__ = [
     "OfficialCheckpointError",
@@ -41,12 +41,12 @@ __all__ = [
     "read_official_checkpoint",
     "official_state_dict",
     "convert_official_state_dict",
-    "to_official_layout",
     "official_head_kind",
+    "translate_name",
 ]
 
 
-class OfficialCheckpointError(ValueError):
+class OfficialCheckpointError(CheckpointError):
     """A file that cannot be read or converted safely; the message says what and how to fix it."""
 
 
@@ -92,12 +92,6 @@ def _numpy_globals() -> List[Any]:
     return allowed
 
 
-def _global_name(entry: Any) -> str:
-    if isinstance(entry, tuple):
-        return entry[1]
-    return f"{entry.__module__}.{entry.__qualname__}"
-
-
 def _allowed_meta_globals() -> List[Any]:
     try:
         return _numpy_globals()
@@ -108,54 +102,31 @@ def _allowed_meta_globals() -> List[Any]:
 # Python globals allowed on top of torch's weights-only defaults (tensors, dicts, lists, tuples,
 # OrderedDict, str, int, float, bool, None): exactly what an mmcv checkpoint's ``meta`` needs.
 ALLOWED_META_GLOBALS = _allowed_meta_globals()
-_ALLOWED_NAMES = {_global_name(g) for g in ALLOWED_META_GLOBALS}
-
-
-def _refusal(path: str, names: Sequence[str]) -> OfficialCheckpointError:
-    return OfficialCheckpointError(
-        f"{path}: refused: the file needs the Python global(s) {', '.join(names)}, which are "
-        "neither tensors nor the plain types of an mmcv checkpoint's metadata (str, numbers, "
-        "lists, dicts, numpy scalars and arrays). Unpickling them could run code, so the file is "
-        "not loaded. If you trust it, re-save only its weights: "
-        "torch.save({'state_dict': ckpt['state_dict']}, 'weights.pth'), and convert that."
-    )
 
 
 def read_official_checkpoint(path: str) -> Dict[str, Any]:
     """Read an mmcv/mmseg checkpoint file without running code from it.
 
-    ``torch.load(weights_only=True)`` (explicit, so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot
-    turn it off) under ``torch.serialization.safe_globals`` with :data:`ALLOWED_META_GLOBALS`.
-    Zip-format files are scanned first, so a refusal names every global that is not allowed.
+    :func:`~segvit.checkpoint.safe_io.read_weights` with :data:`ALLOWED_META_GLOBALS`: weights
+    only, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says, and a refusal names every global
+    that is not allowed.
 
     Returns:
         dict: the checkpoint (``"state_dict"``, ``"meta"``, possibly ``"optimizer"``).
 
     Raises:
-        OfficialCheckpointError: missing file, a global outside the allowed set, not a dict.
+        OfficialCheckpointError: missing, damaged or not a torch file, a global outside the
+            allowed set, not a dict.
     """
-    if not os.path.isfile(path):
-        raise OfficialCheckpointError(f"{path}: no such file (the official .pth checkpoint)")
     try:
-        needed = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception:  # legacy (non-zip) format: the weights-only load below still guards it
-        needed = []
-    refused = [name for name in needed if name not in _ALLOWED_NAMES]
-    if refused:
-        raise _refusal(path, refused)
-    try:
-        with torch.serialization.safe_globals(ALLOWED_META_GLOBALS):
-            # zip files are memory-mapped: an optimizer state in the file costs no memory
-            checkpoint = torch.load(
-                path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
-            )
-    except Exception as e:  # UnpicklingError, or torch's RuntimeError for a non-torch file
-        match = re.search(r"GLOBAL ([\w.]+)", str(e))  # torch names the refused global so
-        if match:
-            raise _refusal(path, [match.group(1)]) from e
+        # zip files are memory-mapped: an optimizer state in the file costs no memory
+        checkpoint = read_weights(path, allowed_globals=ALLOWED_META_GLOBALS, mmap=True)
+    except FileNotFoundError:
         raise OfficialCheckpointError(
-            f"{path}: not a readable torch checkpoint ({type(e).__name__}: {str(e)[:300]})"
-        ) from e
+            f"{path}: no such file (the official .pth checkpoint)"
+        ) from None
+    except CheckpointError as e:
+        raise OfficialCheckpointError(str(e)) from None
     if not isinstance(checkpoint, dict):
         raise OfficialCheckpointError(
             f"{path}: holds a {type(checkpoint).__name__}, not an mmcv checkpoint dict"
@@ -269,17 +240,27 @@ def _compile(template: str) -> "re.Pattern[str]":
     return re.compile(pattern + "$")
 
 
-def _translate(name: str, rules, forward: bool) -> Optional[str]:
-    """Our name for an official one (``forward``) or the official name for ours; None if no
-    template matches."""
-    for official, ours in rules:
-        source, target = (official, ours) if forward else (ours, official)
+def translate_name(name: str, kind: str, *, to_ours: bool = True) -> Optional[str]:
+    """Our name for an official tensor name (``to_ours``) or the official name for ours.
+
+    Args:
+        name: a tensor name (official ``backbone.layers.0.ln1.weight``, ours
+            ``backbone.blocks.0.norm1.weight``).
+        kind: the head, from :func:`official_head_kind`: "atm" or "qu_atm".
+        to_ours: the direction.
+
+    Returns:
+        The other side's name, or None if no template matches (``pos_embed``, the class token and
+        the loss weights are handled by the caller: they differ in shape or have no counterpart).
+    """
+    for official, ours in (*_BACKBONE, *_HEAD_RULES[kind]):
+        source, target = (official, ours) if to_ours else (ours, official)
         match = _compile(source).match(name)
         if match is None:
             continue
         values = match.groupdict()
         if "s" in values:
-            values["s"] = str(int(values["s"]) + (-1 if forward else 1))
+            values["s"] = str(int(values["s"]) + (-1 if to_ours else 1))
         return target.format(**values)
     return None
 
@@ -338,7 +319,6 @@ def convert_official_state_dict(official: Dict[str, Tensor], model: nn.Module) -
             both shapes (a wrong config for the file, a pos-embed of another grid).
     """
     kind = official_head_kind(model)
-    rules = (*_BACKBONE, *_HEAD_RULES[kind])
     expected = model.state_dict()
     converted: Dict[str, Tensor] = {}
     mapped: List[Tuple[str, str]] = []
@@ -361,7 +341,7 @@ def convert_official_state_dict(official: Dict[str, Tensor], model: nn.Module) -
             tensor = tensor[:, 1:].clone()  # (1, h*w, C): drop the class token's position
             dropped.append((f"{name}[:, 0]", "the class token's position (no class token)"))
         else:
-            ours = _translate(name, rules, forward=True)
+            ours = translate_name(name, kind)
             if ours is None or ours not in expected:
                 where = f"maps to {ours}, which" if ours else "has no rule and"
                 unplaced.append(f"{name} {_shape(tensor)} {where} is not in the config's model")
@@ -415,34 +395,3 @@ def _problem_list(title: str, problems: List[str]) -> str:
     shown = problems[:_MAX_PROBLEMS_SHOWN]
     more = f"\n    ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
     return f"\n  {len(problems)} {title}:\n    " + "\n    ".join(shown) + more
-
-
-def to_official_layout(
-    state_dict: Dict[str, Tensor], model: nn.Module, *, no_object_weight: float = 0.1
-) -> Dict[str, Tensor]:
-    """Our model's state dict in the official layout (the inverse of the conversion).
-
-    Adds what the official model has and ours does not: a zero class token, a zero class-token
-    position in front of ``pos_embed``, and the loss's class weights (``no_object_weight`` for the
-    last class). ``model`` tells the head kind (ATMHead or QUATMHead).
-    """
-    kind = official_head_kind(model)
-    rules = (*_BACKBONE, *_HEAD_RULES[kind])
-    official: Dict[str, Tensor] = {}
-    for name, tensor in state_dict.items():
-        if name == _POS_EMBED:
-            cls_pos = tensor.new_zeros(1, 1, tensor.shape[-1])
-            official[name] = torch.cat([cls_pos, tensor], dim=1)
-            official["backbone.cls_token"] = tensor.new_zeros(1, 1, tensor.shape[-1])
-            continue
-        target = _translate(name, rules, forward=False)
-        if target is None:
-            raise OfficialCheckpointError(f"{name} has no official counterpart")
-        official[target] = tensor
-    class_embed = "head.atm.class_embed.bias" if kind == "qu_atm" else "head.class_embed.bias"
-    weight = torch.ones(state_dict[class_embed].shape[0])
-    weight[-1] = no_object_weight
-    official["decode_head.loss_decode.criterion.empty_weight"] = weight
-    if kind == "qu_atm":
-        official["decode_head.atm.loss_decode.criterion.empty_weight"] = weight.clone()
-    return official

@@ -1,14 +1,14 @@
 """Reading ViT checkpoint files (timm ``.pth``/``.safetensors``, mmseg ``.pth``, Google ``.npz``)
 into one dict of timm-named tensors; mapping them to our backbone is ``vit_weights.py``'s job."""
 
-import os
-import pickle
 import re
 from typing import Any, Dict, Tuple
 
 import torch
 
 from segvit.modeling.backbone.utils import square_grid
+
+from .safe_io import CheckpointError, read_weights
 
 __all__ = ["read_state_dict"]
 
@@ -30,24 +30,15 @@ def read_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor], str]:
     Returns:
         tuple[dict[str, Tensor], str]: the state dict and its source format ("timm", "mmseg" or
         "npz").
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"ViT checkpoint not found: {path}")
-    if path.endswith(".npz"):
-        return _read_npz(path), "npz"
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
 
-        state_dict = load_file(path, device="cpu")
-    else:
-        try:
-            state_dict = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise ValueError(
-                f"{path} holds more than tensors and is not loaded with weights_only=True; "
-                "re-save only its state dict (torch.save(ckpt['model'], ...)) and retry"
-            ) from e
-    state_dict = _unwrap(state_dict, path)
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: the file is unsafe, damaged, not a weight file, or holds no tensors.
+    """
+    loaded = read_weights(path)  # checks the file and refuses anything but weights
+    if path.endswith(".npz"):
+        return _read_npz(path, loaded), "npz"
+    state_dict = _unwrap(loaded, path)
     if any(k.startswith(("layers.", "patch_embed.projection.")) for k in state_dict):
         return _mmseg_to_timm(state_dict), "mmseg"
     return state_dict, "timm"
@@ -56,7 +47,7 @@ def read_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor], str]:
 def _unwrap(obj: Any, path: str) -> Dict[str, torch.Tensor]:
     """Find the state dict inside a checkpoint and strip DDP / detector prefixes."""
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
+        raise CheckpointError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
     for wrapper in ("model", "state_dict"):
         if isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -68,7 +59,7 @@ def _unwrap(obj: Any, path: str) -> Dict[str, torch.Tensor]:
                 k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)
             }
     if not state_dict:
-        raise ValueError(f"{path}: no tensors found")
+        raise CheckpointError(f"{path}: no tensors found; not a ViT weights file")
     return state_dict
 
 
@@ -83,44 +74,39 @@ def _mmseg_to_timm(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tenso
     return out
 
 
-def _read_npz(path: str) -> Dict[str, torch.Tensor]:
-    """Google ViT ``.npz`` -> timm state dict: build a matching timm ViT and use timm's loader."""
-    import numpy as np
+def _read_npz(path: str, w: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+    """Google ViT ``.npz`` (its arrays ``w``, already read safely) -> timm state dict: build a
+    matching timm ViT and use timm's loader (which reads the file with ``allow_pickle=False``)."""
     from timm.models.vision_transformer import VisionTransformer, _load_weights
 
-    with np.load(path) as w:
-        keys = set(w.files)
-        prefix = next(
-            (
-                p
-                for p in ("opt/target/", "params/img/", "params/", "")
-                if f"{p}embedding/kernel" in keys
-            ),
-            None,
-        )
-        if prefix is None:
-            raise ValueError(f"{path}: no 'embedding/kernel' array; not a Google ViT .npz")
-        kh, kw, in_chans, embed_dim = w[f"{prefix}embedding/kernel"].shape
-        pos_key = f"{prefix}Transformer/posembed_input/pos_embedding"
-        pos_key = pos_key if pos_key in keys else f"{prefix}pos_embedding"
-        num_pos = w[pos_key].shape[1]
-        has_cls = f"{prefix}cls" in keys
-        block_re = re.compile(re.escape(prefix) + r"Transformer/encoderblock(?:_(\d+))?/")
-        stacked = f"{prefix}Transformer/encoderblock/LayerNorm_0/scale" in keys
-        if stacked:  # big_vision "scan" layout: arrays stacked over blocks
-            depth = w[f"{prefix}Transformer/encoderblock/LayerNorm_0/scale"].shape[0]
-        else:
-            depth = 1 + max(
-                int(m.group(1)) for k in keys if (m := block_re.match(k)) and m.group(1)
-            )
-        first = "encoderblock/" if stacked else "encoderblock_0/"
-        block0 = [k for k in keys if k.startswith(f"{prefix}Transformer/{first}")]
-        num_heads = next(w[k].shape[-2] for k in block0 if k.endswith("/query/kernel"))
-        mlp_dim = next(
-            w[k].shape[-1] for k in block0 if re.search(r"MlpBlock_\d+/Dense_0/kernel$", k)
-        )
-        num_classes = w[f"{prefix}head/bias"].shape[-1] if f"{prefix}head/bias" in keys else 0
-        has_map = any(k.startswith(f"{prefix}MAPHead_0/") for k in keys)
+    keys = set(w)
+    prefix = next(
+        (
+            p
+            for p in ("opt/target/", "params/img/", "params/", "")
+            if f"{p}embedding/kernel" in keys
+        ),
+        None,
+    )
+    if prefix is None:
+        raise ValueError(f"{path}: no 'embedding/kernel' array; not a Google ViT .npz")
+    kh, kw, in_chans, embed_dim = w[f"{prefix}embedding/kernel"].shape
+    pos_key = f"{prefix}Transformer/posembed_input/pos_embedding"
+    pos_key = pos_key if pos_key in keys else f"{prefix}pos_embedding"
+    num_pos = w[pos_key].shape[1]
+    has_cls = f"{prefix}cls" in keys
+    block_re = re.compile(re.escape(prefix) + r"Transformer/encoderblock(?:_(\d+))?/")
+    stacked = f"{prefix}Transformer/encoderblock/LayerNorm_0/scale" in keys
+    if stacked:  # big_vision "scan" layout: arrays stacked over blocks
+        depth = w[f"{prefix}Transformer/encoderblock/LayerNorm_0/scale"].shape[0]
+    else:
+        depth = 1 + max(int(m.group(1)) for k in keys if (m := block_re.match(k)) and m.group(1))
+    first = "encoderblock/" if stacked else "encoderblock_0/"
+    block0 = [k for k in keys if k.startswith(f"{prefix}Transformer/{first}")]
+    num_heads = next(w[k].shape[-2] for k in block0 if k.endswith("/query/kernel"))
+    mlp_dim = next(w[k].shape[-1] for k in block0 if re.search(r"MlpBlock_\d+/Dense_0/kernel$", k))
+    num_classes = w[f"{prefix}head/bias"].shape[-1] if f"{prefix}head/bias" in keys else 0
+    has_map = any(k.startswith(f"{prefix}MAPHead_0/") for k in keys)
 
     if kh != kw:
         raise NotImplementedError(f"{path}: non-square patches {kh}x{kw} are not supported")

@@ -1,6 +1,7 @@
 """Read pretrained ViT checkpoints into the key layout of :class:`segvit.modeling.backbone.vit.ViT`.
 
-Supported files (facts section 1 names the checkpoints SegViT starts from):
+Supported files (the official SegViT configs, zbwxp/SegVit ``configs/``, start from the mmseg
+ViT-L below; the authors' ViT-B recipe from the Google/timm ViT-B/16 in21k -> in1k at 384):
 
 - timm ``.pth``/``.pt``/``.bin`` (plain state dict, or wrapped in ``"model"``/``"state_dict"``)
   and ``.safetensors``; e.g. ``vit_base_patch16_384.orig_in21k_ft_in1k`` (or ``.augreg_...``).
@@ -38,6 +39,7 @@ __all__ = [
     "load_vit_state_dict",
     "infer_vit_config",
     "load_into_backbone",
+    "fit_pos_embed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -214,7 +216,7 @@ def load_into_backbone(
             continue
         want = own[key].shape
         if key == "pos_embed" and value.shape != want and value.shape[-1] == want[-1]:
-            value = _fit_pos_embed(
+            value = fit_pos_embed(
                 value,
                 want,
                 getattr(backbone, "pretrain_grid", None),
@@ -257,12 +259,18 @@ def _split_grid(num_pos: int, candidates: List[int]) -> Tuple[int, Tuple[int, in
     )
 
 
-def _fit_pos_embed(
+def fit_pos_embed(
     pos: torch.Tensor,
     want: torch.Size,
     grid: Optional[Tuple[int, int]],
     mode: str = "bicubic",
 ) -> torch.Tensor:
+    """Resize a (1, g*g, C) pos-embed table of a square grid to ``want`` = (1, h*w, C).
+
+    ``grid`` is the target (h, w) (a backbone's ``pretrain_grid``); None means square. Returns
+    ``pos`` unchanged when either side is not a grid, so that the caller's shape check names the
+    mismatch. Used by :func:`load_into_backbone` and by the checkpointer on load.
+    """
     src = square_grid(pos.shape[1])
     if grid is None:
         g = square_grid(want[1])

@@ -2,11 +2,12 @@
 
 import argparse
 import os
-import tempfile
 from typing import Dict, Optional
 
 import torch
 from torch import Tensor
+
+from .safe_io import atomic_write
 
 __all__ = ["add_output_arguments", "check_output_arguments", "save_detectron2_checkpoint"]
 
@@ -37,26 +38,13 @@ def save_detectron2_checkpoint(
 ) -> None:
     """Write ``{"model": {prefix + key: tensor}}`` to ``path`` in one step.
 
-    The file is written next to ``path`` and renamed, so a failed run never leaves a half-written
-    checkpoint. ``matching_heuristics`` is off: keys must match the model's names exactly.
+    Written with :func:`~segvit.checkpoint.safe_io.atomic_write` (a temporary file renamed, the
+    umask's permissions), so a failed run never leaves a half-written checkpoint.
+    ``matching_heuristics`` is off: keys must match the model's names exactly.
     """
     checkpoint = {
         "model": {prefix + k: v for k, v in state_dict.items()},
         "__author__": author,
         "matching_heuristics": False,
     }
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    # a new temporary name in the same folder (never a user's file), renamed in one step
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # what a plain open() would give, not mkstemp's 0600
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    except BaseException:  # e.g. a full disk: leave nothing behind
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: torch.save(checkpoint, f), what="checkpoint")

@@ -16,7 +16,7 @@ from .datasets.validation import check_label_values
 from .image_io import read_image_pixels
 from .transforms import PadToSize, build_test_augmentations, build_train_augmentations
 
-__all__ = ["SemSegDatasetMapper"]
+__all__ = ["SemSegDatasetMapper", "read_label"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _read_image(file_name: str, image_format: str) -> np.ndarray:
         raise ValueError(f"Cannot read image '{file_name}': {e}") from e
 
 
-def _read_label(file_name: str) -> np.ndarray:
+def read_label(file_name: str) -> np.ndarray:
     """Read a single-channel label PNG as an (H, W) uint8 array of raw values (palette indices)."""
     try:
         with PathManager.open(file_name, "rb") as f:
@@ -189,7 +189,7 @@ class SemSegDatasetMapper:
         sem_seg = None
         label_file = dataset_dict.pop("sem_seg_file_name", None)
         if label_file is not None:
-            sem_seg = _read_label(label_file)  # (H, W) uint8
+            sem_seg = read_label(label_file)  # (H, W) uint8
             if sem_seg.shape != (h, w):
                 raise ValueError(
                     f"Label '{label_file}' has size (H, W) = {sem_seg.shape} but image "

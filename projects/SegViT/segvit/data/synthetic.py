@@ -39,6 +39,7 @@ __all__ = [
     "SYNTHETIC_COLORS",
     "generate_synthetic_dataset",
     "ensure_synthetic_dataset",
+    "DATA_VERSION",
     "register_synthetic",
 ]
 
@@ -58,7 +59,7 @@ SYNTHETIC_COLORS = [
 SPLITS = ("train", "val")
 
 _GENERATOR = "segvit-synthetic"
-_VERSION = 3  # 3: class fill textures, larger shapes; 2: hue pairs; 1: one shared palette
+DATA_VERSION = 3  # 3: class fill textures, larger shapes; 2: hue pairs; 1: one shared palette
 _DEFAULTS = {"num_train": 300, "num_val": 50, "seed": 0}
 _SPLIT_IDS = {"train": 0, "val": 1}
 _JPEG_QUALITY = 90
@@ -79,7 +80,7 @@ def default_root() -> str:
 def _expected_meta(num_train: int, num_val: int, seed: int) -> Dict:
     return {
         "generator": _GENERATOR,
-        "version": _VERSION,
+        "version": DATA_VERSION,
         "seed": seed,
         "num_train": num_train,
         "num_val": num_val,
@@ -122,11 +123,11 @@ def _check_root(root: str, meta: Optional[Dict]) -> bool:
             "DETECTRON2_DATASETS to another folder (the dataset goes to "
             "$DETECTRON2_DATASETS/synthetic) or pass another root, or remove that folder yourself."
         )
-    if found.get("version") != _VERSION or (meta is not None and found != meta):
+    if found.get("version") != DATA_VERSION or (meta is not None and found != meta):
         raise ValueError(
             f"The synthetic dataset in {root!r} was generated with other settings ({found}) than "
-            f"requested ({meta or {'version': _VERSION}}). Remove that folder to regenerate it, or "
-            "use another root."
+            f"requested ({meta or {'version': DATA_VERSION}}). Remove that folder to regenerate "
+            "it, or use another root."
         )
     return True
 

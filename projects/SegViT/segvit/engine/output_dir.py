@@ -15,15 +15,22 @@ from typing import List
 
 from detectron2.utils import comm
 
-from segvit.checkpoint.safe_checkpointer import find_checkpoints
-
-__all__ = ["check_training_output_dir", "new_eval_output_dir"]
+__all__ = ["check_training_output_dir", "find_checkpoints", "new_eval_output_dir"]
 
 logger = logging.getLogger(__name__)
 
 # Files of a previous run that --overwrite-output removes besides its checkpoints (they would
 # mix with the new run's); log.txt is appended to and eval_<N> folders are kept.
 _RUN_FILES = re.compile(r"metrics\.json|events\.out\.tfevents\..*")
+
+
+def find_checkpoints(folder: str) -> List[str]:
+    """The names of a run's checkpoint files in ``folder`` (``model_*.pth``,
+    ``last_checkpoint``), sorted; empty when there are none or no folder."""
+    if not os.path.isdir(folder):
+        return []
+    names = os.listdir(folder)
+    return sorted(n for n in names if n == "last_checkpoint" or re.fullmatch(r"model_.*\.pth", n))
 
 
 def check_training_output_dir(output_dir: str, *, resume: bool, overwrite: bool) -> List[str]:

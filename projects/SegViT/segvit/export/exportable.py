@@ -39,6 +39,7 @@ EXPORTABLE_HEADS: Dict[str, str] = {
     "SETRNaiveHead": "SETR-naive",
     "SegmenterMaskHead": "Segmenter",
     "DEPICTHead": "DEPICT",
+    "RSSegRHead": "RSSeg-R (reconstruction)",
 }
 # Backbone class names whose forward exports (plain tensor ops; the pos-embed is handled below).
 EXPORTABLE_BACKBONES = ("ViT", "ShrunkViT")

@@ -54,7 +54,6 @@ class ViT(Backbone):
         drop_path_on_attn: bool = False,
         norm_eps: float = 1e-6,
         out_indices: Sequence[int] = (5, 7, 11),
-        pretrained: Optional[str] = None,
         patch_embed: Optional[nn.Module] = None,
         cls_token: bool = False,
         final_norm: bool = False,
@@ -78,8 +77,6 @@ class ViT(Backbone):
             norm_eps (float): LayerNorm epsilon.
             out_indices (sequence[int]): 0-indexed blocks whose outputs are returned, as features
                 named ``f"block{i}"`` (ViT-B (5, 7, 11), ViT-L (7, 15, 23)).
-            pretrained (str, optional): local timm ``.pth``/``.safetensors``, mmseg ``.pth`` or
-                Google ``.npz`` file loaded at construction (see ``segvit.checkpoint.vit_weights``).
             patch_embed (nn.Module, optional): replaces the linear patch embedding (timm
                 ``PatchEmbed``); maps (B, in_chans, H, W) to (B, C, H/patch, W/patch), e.g.
                 :class:`~segvit.modeling.backbone.conv_stem.ConvStem` for training from scratch.
@@ -169,8 +166,6 @@ class ViT(Backbone):
         self._out_feature_strides = {name: patch_size for name in self._out_features}
 
         self._init_weights()
-        if pretrained:
-            self.load_pretrained(pretrained)
 
     def _init_weights(self) -> None:
         """timm-style init: trunc-normal(.02) for pos_embed and Linear weights, zero biases."""
@@ -186,24 +181,6 @@ class ViT(Backbone):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-
-    def load_pretrained(self, path: str) -> Tuple[List[str], List[str]]:
-        """Load a pretrained ViT file into this backbone.
-
-        Returns:
-            tuple[list[str], list[str]]: missing and unexpected keys (also logged).
-        """
-        from segvit.checkpoint.vit_weights import load_into_backbone, load_vit_state_dict
-
-        logger.info("Loading pretrained ViT weights from %s", path)
-        weights = load_vit_state_dict(
-            path,
-            target_grid=self.pretrain_grid,
-            class_token=self.cls_token is not None,
-            final_norm=self.norm is not None,
-            pos_embed_interp=self.pos_embed_interp,
-        )
-        return load_into_backbone(self, weights.state_dict)
 
     @property
     def size_divisibility(self) -> int:
@@ -286,7 +263,6 @@ def vit_kwargs_from_cfg(cfg, input_shape: ShapeSpec) -> Dict:
         drop_path_rate=vit.DROP_PATH_RATE,
         drop_path_on_attn=vit.DROP_PATH_ON_ATTN,
         out_indices=tuple(vit.OUT_INDICES),
-        pretrained=vit.PRETRAINED or None,
     )
 
 

@@ -13,7 +13,7 @@ Same computation: the input projection split into q / k / v as ``nn.MultiheadAtt
 dropout of the module in training, the output projection, then the layer's post- or pre-norm
 residual blocks and feed-forward network. Same FLOP count for fvcore: the projections are
 ``F.linear`` calls and the attention one ``aten::scaled_dot_product_attention`` (counted by
-``segvit.utils.flops``) of ``2 N_q N_k E`` multiply-adds, as the fused path's handle counts them.
+``segvit.analysis.flops``) of ``2 N_q N_k E`` multiply-adds, as the fused path's handle counts them.
 """
 
 import torch.nn.functional as F

@@ -16,6 +16,13 @@ at exactly those pixels (the values the official full-size upsampling gives ther
 are the official ones restricted to a regular grid of 1 / s^2 of the pixels. Which classes are
 present is still read from every pixel. The demo uses s = 4 to cut the loss's cost
 (docs/results.md).
+
+Optional, not in the paper (off by default): ``num_points`` N > 0 evaluates focal, dice (and the
+pixel cross-entropy) on N label pixels per image, chosen by Mask2Former's importance sampling on
+the image's K class masks and shared by them (point_sampling.py); a class mask's target at a point
+is ``label == k`` there. The class loss is unchanged. Sampled ignore pixels follow ``ignore_mode``
+as in the dense loss: negatives ("negative") or dropped ("exclude"); the pixel cross-entropy
+always drops them.
 """
 
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -26,6 +33,7 @@ from detectron2.utils import comm
 from torch import Tensor, nn
 
 from .mask_losses import dice_loss, sigmoid_focal_loss
+from .point_sampling import logits_at_pixels, sample_pixels
 
 __all__ = ["ATMCriterion", "present_classes", "upsample_at_stride"]
 
@@ -72,7 +80,7 @@ class _BatchTargets(NamedTuple):
     classes: Tensor  # (B, K) long: k if class k is present in the image, else K (no-object)
     batch_idx: Tensor  # (M,) image of each present-class mask
     class_idx: Tensor  # (M,) class (= query) of each present-class mask
-    masks: Tensor  # (M, H*W) float binary masks
+    masks: Optional[Tensor]  # (M, H*W) float binary masks; None for the point-sampled losses
     labels: Tensor  # (B, H, W) long labels, for the optional per-pixel cross-entropy
     valid: Optional[Tensor]  # (M, H*W) bool for ignore_mode="exclude", else None
     size: Tuple[int, int]  # size of the label grid the losses see (H, W), or (H / s, W / s)
@@ -104,6 +112,9 @@ class ATMCriterion(nn.Module):
         mask_classes: str = "present",
         pixel_ce_weight: float = 0.0,
         loss_stride: int = 1,
+        num_points: int = 0,
+        oversample_ratio: float = 3.0,
+        importance_sample_ratio: float = 0.75,
     ):
         """
         Args:
@@ -122,6 +133,12 @@ class ATMCriterion(nn.Module):
                 output; 0 (default, the paper) leaves it out.
             loss_stride (int): compute the losses on every ``loss_stride``-th label pixel in each
                 direction (see the module docstring); 1 (default, the paper) uses every pixel.
+            num_points (int): > 0: the mask losses on this many importance-sampled label pixels
+                per image (Mask2Former: 12544 per mask), every pixel once if >= H*W; 0 (default,
+                the paper): every pixel.
+            oversample_ratio (float): candidate points per sampled point (Mask2Former: 3.0).
+            importance_sample_ratio (float): fraction of the points taken at the most uncertain
+                candidates, the rest uniform (Mask2Former: 0.75).
         """
         super().__init__()
         if ignore_mode not in _IGNORE_MODES:
@@ -132,6 +149,23 @@ class ATMCriterion(nn.Module):
             raise ValueError(f"pixel_ce_weight must be >= 0, got {pixel_ce_weight}.")
         if not isinstance(loss_stride, int) or loss_stride < 1:
             raise ValueError(f"loss_stride must be a positive int, got {loss_stride!r}.")
+        if not isinstance(num_points, int) or num_points < 0:
+            raise ValueError(
+                f"num_points must be an int >= 0 (0: every pixel), got {num_points!r}."
+            )
+        if num_points > 0 and loss_stride > 1:
+            raise ValueError(
+                f"num_points={num_points} and loss_stride={loss_stride} both thin out the loss "
+                "pixels; set one of them (num_points=0 or loss_stride=1)."
+            )
+        if oversample_ratio < 1 or not 0 <= importance_sample_ratio <= 1:
+            raise ValueError(
+                f"oversample_ratio={oversample_ratio} must be >= 1 and importance_sample_ratio="
+                f"{importance_sample_ratio} in [0, 1] (Mask2Former: 3.0 and 0.75)."
+            )
+        self.num_points = num_points
+        self.oversample_ratio = oversample_ratio
+        self.importance_sample_ratio = importance_sample_ratio
         self.loss_stride = loss_stride
         self.mask_classes = mask_classes
         self.pixel_ce_weight = pixel_ce_weight
@@ -170,7 +204,9 @@ class ATMCriterion(nn.Module):
             targets = targets[:, offset :: self.loss_stride, offset :: self.loss_stride]
         supervised = present if self.mask_classes == "present" else torch.ones_like(present)
         batch_idx, class_idx = supervised.nonzero(as_tuple=True)  # (M,), (M,) image-major order
-        masks, valid = self._target_masks(targets, supervised)  # (M, H*W)
+        masks, valid = None, None  # the point losses read the labels at their points
+        if self.num_points == 0:
+            masks, valid = self._target_masks(targets, supervised)  # (M, H*W)
         # Class target of query k: k if class k is present, else no-object (K).
         no_object = torch.full_like(present, self.num_classes, dtype=torch.long)
         classes = torch.arange(self.num_classes, device=targets.device).expand_as(present)
@@ -241,6 +277,24 @@ class ATMCriterion(nn.Module):
         loss_ce = F.cross_entropy(logits.transpose(1, 2), targets.classes, weight=weight)
 
         pred_masks = _at_least_fp32(output["pred_masks"])  # (B, K, h, w)
+        if self.num_points > 0:
+            loss_focal, loss_dice, pixel_ce = self._point_losses(pred_masks, targets)
+        else:
+            loss_focal, loss_dice, pixel_ce = self._dense_losses(pred_masks, targets)
+        losses = {
+            "loss_ce": loss_ce * self.ce_weight,
+            "loss_focal": loss_focal * self.focal_weight,
+            "loss_dice": loss_dice * self.dice_weight,
+        }
+        if pixel_ce is not None:
+            losses["loss_pixel_ce"] = pixel_ce * self.pixel_ce_weight
+        return losses
+
+    def _dense_losses(
+        self, pred_masks: Tensor, targets: _BatchTargets
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """Unweighted focal, dice (and pixel CE, or None) at every label pixel, or at every
+        ``loss_stride``-th one, of (B, K, h, w) mask logits."""
         if self.loss_stride > 1:  # every loss needs the masks at the sampled pixels: once
             pred_masks = upsample_at_stride(pred_masks, targets.full_size, self.loss_stride)
         elif self.pixel_ce_weight > 0 and tuple(pred_masks.shape[-2:]) != targets.size:
@@ -263,14 +317,44 @@ class ATMCriterion(nn.Module):
             dice = dice_loss(masks, target_masks, valid=targets.valid)
             loss_focal = focal.sum() / targets.num_masks
             loss_dice = dice.sum() / targets.num_masks
-        losses = {
-            "loss_ce": loss_ce * self.ce_weight,
-            "loss_focal": loss_focal * self.focal_weight,
-            "loss_dice": loss_dice * self.dice_weight,
-        }
-        if self.pixel_ce_weight > 0:
-            losses["loss_pixel_ce"] = self._pixel_ce(pred_masks, targets) * self.pixel_ce_weight
-        return losses
+        pixel_ce = self._pixel_ce(pred_masks, targets) if self.pixel_ce_weight > 0 else None
+        return loss_focal, loss_dice, pixel_ce
+
+    def _point_losses(
+        self, pred_masks: Tensor, targets: _BatchTargets
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """Unweighted focal, dice (and pixel CE, or None) on ``num_points`` importance-sampled
+        label pixels per image, the same for the image's K class masks."""
+        # One point set per image, shared by its K class masks (and the pixel CE).
+        pixels = sample_pixels(
+            pred_masks,
+            targets.size,
+            num_points=self.num_points,
+            oversample_ratio=self.oversample_ratio,
+            importance_sample_ratio=self.importance_sample_ratio,
+        )  # (B, P)
+        logits = logits_at_pixels(pred_masks, pixels, targets.size)  # (B, K, P)
+        point_labels = targets.labels.flatten(1).gather(1, pixels)  # (B, P)
+        if targets.batch_idx.numel() == 0:
+            # No present class in the batch: zero mask losses that keep the graph connected.
+            loss_focal = loss_dice = logits.sum() * 0.0
+        else:
+            masks = logits[targets.batch_idx, targets.class_idx]  # (M, P)
+            mask_labels = point_labels[targets.batch_idx]  # (M, P)
+            target = (mask_labels == targets.class_idx[:, None]).to(masks.dtype)
+            valid = None  # "negative": a sampled ignore pixel is a negative, as in the dense loss
+            if self.ignore_mode == "exclude":
+                valid = mask_labels != self.ignore_value
+            focal = sigmoid_focal_loss(masks, target, valid=valid)
+            loss_focal = focal.sum() / targets.num_masks
+            loss_dice = dice_loss(masks, target, valid=valid).sum() / targets.num_masks
+        if self.pixel_ce_weight == 0:
+            return loss_focal, loss_dice, None
+        per_point = F.cross_entropy(
+            logits, point_labels, ignore_index=self.ignore_value, reduction="none"
+        )  # (B, P), 0 on ignored pixels
+        num_valid = (point_labels != self.ignore_value).sum().clamp(min=1)
+        return loss_focal, loss_dice, per_point.sum() / num_valid
 
     def _pixel_ce(self, pred_masks: Tensor, targets: _BatchTargets) -> Tensor:
         """Cross-entropy of (B, K, H, W) mask logits at label size against the (B, H, W) labels:

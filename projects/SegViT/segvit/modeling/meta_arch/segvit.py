@@ -80,6 +80,9 @@ class SegViT(SegmentorBase):
             mask_classes=loss.MASK_CLASSES,
             pixel_ce_weight=loss.PIXEL_CE_WEIGHT,
             loss_stride=loss.LOSS_STRIDE,
+            num_points=loss.NUM_POINTS,
+            oversample_ratio=loss.OVERSAMPLE_RATIO,
+            importance_sample_ratio=loss.IMPORTANCE_SAMPLE_RATIO,
         )
         return {**cls.base_args_from_cfg(cfg), "criterion": criterion}
 

@@ -22,11 +22,11 @@ from detectron2.config import instantiate
 from detectron2.data import MetadataCatalog
 from detectron2.data import transforms as T
 
-from segvit.checkpoint.safe_checkpointer import load_model_weights
+from segvit.checkpoint import load_model_weights
 from segvit.data.class_count import check_num_classes
 from segvit.data.datasets.config_datasets import resolve_dataset_names
 
-from ..modeling.meta_arch.postprocess import upsampled_argmax
+from .modeling.meta_arch.postprocess import upsampled_argmax
 
 
 def test_dataset_name(cfg) -> Optional[str]:

@@ -121,7 +121,7 @@ def count_flops(
     if costly:
         raise RuntimeError(
             f"fvcore has no flop handle for {costly}: the count would silently miss them. "
-            "Register one with segvit.utils.flops.register_flop_handles({...})."
+            "Register one with segvit.analysis.flops.register_flop_handles({...})."
         )
     skipped_cost: Dict[str, int] = {}
     if skipped:

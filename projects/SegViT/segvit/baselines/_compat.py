@@ -43,7 +43,7 @@ def install_fast_eval_api_fallback() -> bool:
 
     stand_in = types.ModuleType(_FAST_EVAL_API)
     stand_in.__doc__ = (
-        "Stand-in installed by segvit.utils.compat: Detectron2's compiled _C is missing, so "
+        "Stand-in installed by segvit.baselines._compat: Detectron2's compiled _C is missing, so "
         "COCOeval_opt is pycocotools' pure-Python COCOeval (instance evaluation only)."
     )
     stand_in.COCOeval_opt = COCOeval

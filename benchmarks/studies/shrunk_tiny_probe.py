@@ -11,7 +11,7 @@ tokens, ``||a(img1) - a(img2)|| / ||a(img1)||``, and for Shrunk the cosine betwe
 the (layer-normed) query table it started from. A mask can only follow the image as much as its
 input does.
 
-    .venv/bin/python benchmarks/shrunk_tiny_probe.py
+    .venv/bin/python -m benchmarks.studies.shrunk_tiny_probe
 
 CPU, a few seconds; random weights; the synthetic dataset is generated on first use.
 """
@@ -21,11 +21,11 @@ import statistics
 
 import torch
 import torch.nn.functional as F
-from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog
 from detectron2.data import detection_utils as utils
 
 import segvit.data  # noqa: F401  (registers the synthetic dataset)
+from benchmarks.common import build_model
 from segvit.modeling.backbone.utils import map_to_tokens
 
 SEGVIT = "configs/synthetic/segvit_tiny.py"
@@ -77,7 +77,7 @@ def main() -> None:
         diffs, cosines = [], []
         for seed in range(args.seeds):
             torch.manual_seed(seed)
-            model = instantiate(LazyConfig.load(config).model).eval()
+            model = build_model(config, whole=False)
             if name == "SegViT":
                 diffs += relative_pair_differences(segvit_atm_input(model, images))
             else:

@@ -1,0 +1,130 @@
+"""Reading per-pixel features out of any model for the separation statistics (separation.py).
+
+A tap is ``"<module path>[:input]"``: a forward hook on that submodule of the model records its
+output (or first input) during one whole-image inference pass. A 4-D (B, C, h, w) tensor is used
+as it is; a 3-D (B, N, C) token tensor is reshaped to the token grid after dropping leading prefix
+tokens (class token); a dict output gives one feature per key (``"<path>/<key>"``, e.g. RSSeg-R's
+``head.sasm`` gives ``fused`` and ``separated``). ``vit_block_taps`` lists every ViT block.
+"""
+
+import dataclasses
+import math
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .separation import SeparationAccumulator
+
+__all__ = ["vit_block_taps", "default_taps", "FeatureTaps", "run_separation"]
+
+
+def vit_block_taps(model: nn.Module) -> List[str]:
+    """``backbone.blocks.<i>`` for every block the backbone has (none if it has no blocks)."""
+    blocks = getattr(getattr(model, "backbone", None), "blocks", None)
+    return [f"backbone.blocks.{i}" for i in range(len(blocks))] if blocks is not None else []
+
+
+def default_taps(model: nn.Module) -> List[str]:
+    """Every ViT block, and RSSeg-R's local pathway and SASM when the head has them."""
+    taps = vit_block_taps(model)
+    head = getattr(model, "head", None)
+    for name in ("local_path", "sasm"):
+        if head is not None and hasattr(head, name):
+            taps.append(f"head.{name}")
+    return taps
+
+
+def _as_maps(value, padded_hw: Sequence[int]) -> Optional[Dict[str, Tensor]]:
+    """Hook value -> {suffix: (C, h, w)} for the batch's first image (None if not a feature)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            maps = _as_maps(item, padded_hw)
+            if maps:
+                out.update({f"/{key}{k}": v for k, v in maps.items()})
+        return out
+    if isinstance(value, (tuple, list)):
+        return _as_maps(value[0], padded_hw) if value else None
+    if not isinstance(value, Tensor):
+        return None
+    if value.dim() == 4:
+        return {"": value[0]}
+    if value.dim() == 3:  # (B, N, C) tokens: find the grid with the image's aspect
+        n = value.shape[1]
+        for scale in (1, 2, 4, 8, 16, 32, 64):
+            h, w = math.ceil(padded_hw[0] / scale), math.ceil(padded_hw[1] / scale)
+            if 0 < h * w <= n and n - h * w <= 8:
+                tokens = value[0, n - h * w :]
+                return {"": tokens.transpose(0, 1).reshape(-1, h, w)}
+    return None
+
+
+class FeatureTaps:
+    """Forward hooks that record the tapped features of the next forward pass (then ``clear``)."""
+
+    def __init__(self, model: nn.Module, taps: Sequence[str]):
+        modules = dict(model.named_modules())
+        self.features: Dict[str, object] = {}
+        self._handles = []
+        for tap in taps:
+            path, _, kind = tap.partition(":")
+            if path not in modules:
+                raise ValueError(
+                    f"separation tap {tap!r}: no submodule {path!r} in the model; e.g. "
+                    f"{vit_block_taps(model)[:2] or sorted(modules)[:5]}"
+                )
+            if kind not in ("", "input", "output"):
+                raise ValueError(f"separation tap {tap!r}: the suffix must be ':input' or none.")
+
+            def hook(_module, inputs, output, tap=tap, kind=kind):
+                self.features[tap] = inputs[0] if kind == "input" else output
+
+            self._handles.append(modules[path].register_forward_hook(hook))
+
+    def clear(self) -> None:
+        self.features = {}
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def run_separation(
+    model: nn.Module,
+    batches: Iterable[List[dict]],
+    taps: Sequence[str],
+    num_classes: int,
+    ignore: int = 255,
+    min_cells: int = 16,
+    max_images: Optional[int] = None,
+) -> SeparationAccumulator:
+    """Stream images through ``model`` (eval, whole-image pass) and accumulate the statistics of
+    every tapped feature; dicts need "image" and "sem_seg" (Detectron2 test-loader format)."""
+    model.eval()
+    if hasattr(model, "inference"):
+        model.inference = dataclasses.replace(model.inference, mode="whole")
+    div = max(int(getattr(model, "size_divisibility", 1)), 1)
+    acc = SeparationAccumulator(num_classes, ignore, min_cells)
+    hooks = FeatureTaps(model, taps)
+    seen = 0
+    try:
+        for batch in batches:
+            for item in batch:
+                if max_images is not None and seen >= max_images:
+                    return acc
+                if "sem_seg" not in item:
+                    raise ValueError("run_separation: the dataset gives no 'sem_seg' labels.")
+                hooks.clear()
+                with torch.no_grad():
+                    model([{k: v for k, v in item.items() if k != "sem_seg"}])
+                height, width = item["image"].shape[-2:]
+                padded = (-(-height // div) * div, -(-width // div) * div)
+                for tap, value in hooks.features.items():
+                    for suffix, fmap in (_as_maps(value, padded) or {}).items():
+                        stride = (padded[0] // fmap.shape[-2], padded[1] // fmap.shape[-1])
+                        acc.update(tap + suffix, fmap.float().cpu(), item["sem_seg"], stride)
+                seen += 1
+    finally:
+        hooks.remove()
+    return acc
