@@ -25,10 +25,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from detectron2.config import LazyConfig
-from detectron2.data.detection_utils import read_image
 from PIL import Image
 
 import segvit  # noqa: F401  (registers datasets and models)
+from segvit.data.image_io import read_image_pixels
 from segvit.utils.predictor import SemSegPredictor
 from segvit.utils.visualize import overlay
 
@@ -132,10 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
     basenames = Counter(os.path.basename(p) for p in paths)
     areas = {}
     for path, stem in zip(paths, stems):
-        try:
-            rgb = read_image(path, format="RGB")
-        except Exception as e:  # noqa: BLE001  (PIL raises several types for bad files)
-            raise ValueError(f"cannot read image {path!r}: {e}") from e
+        rgb = read_image_pixels(path, "RGB", apply_exif=True)  # upright; 16-bit scaled
         label = predictor(rgb)["sem_seg"]
         vis = overlay(rgb, label, predictor.colors)
         Image.fromarray(vis).save(os.path.join(args.output, f"{stem}_overlay.jpg"), quality=92)
