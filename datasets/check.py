@@ -42,7 +42,10 @@ KINDS = (
     "exif_orientation",  # warning: the image has an EXIF orientation tag (ignored when read)
     "high_bit_depth",  # warning: a 16-bit image, read scaled to 8 bits (value / 257)
 )
-WARNING_KINDS = ("exif_orientation", "high_bit_depth")  # reported, but do not make the exit status 1
+WARNING_KINDS = (
+    "exif_orientation",
+    "high_bit_depth",
+)  # reported, but do not make the exit status 1
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,12 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from segvit.data.datasets.prepare_utils import check_no_links, check_outputs_free, check_outside, save_png
+from segvit.data.datasets.prepare_utils import (
+    check_no_links,
+    check_outputs_free,
+    check_outside,
+    save_png,
+)
 
 SPLITS = ("training", "validation")
 NUM_CLASSES = 150

@@ -42,7 +42,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from segvit.data.datasets.coco_stuff_classes import COCO_STUFF_IDS, COCO_STUFF_UNUSED_THING_IDS
-from segvit.data.datasets.prepare_utils import check_no_links, check_outputs_free, check_outside, save_png
+from segvit.data.datasets.prepare_utils import (
+    check_no_links,
+    check_outputs_free,
+    check_outside,
+    save_png,
+)
 
 logger = logging.getLogger(__name__)
 

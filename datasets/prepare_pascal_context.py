@@ -45,7 +45,12 @@ from segvit.data.datasets.pascal_context_classes import (
     PASCAL_CONTEXT_459_IDS,
     PASCAL_CONTEXT_NAME_ALIASES,
 )
-from segvit.data.datasets.prepare_utils import check_no_links, check_outputs_free, check_outside, save_png
+from segvit.data.datasets.prepare_utils import (
+    check_no_links,
+    check_outputs_free,
+    check_outside,
+    save_png,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -69,9 +69,11 @@ def finish_resumed_run(
     logger.info(
         "This run has no iteration left (train.max_iter=%d): evaluating it%s.",
         max_iter,
-        "; metrics.json already holds its final evaluation, so the results are only logged"
-        if recorded
-        else " and recording the final evaluation, which did not complete",
+        (
+            "; metrics.json already holds its final evaluation, so the results are only logged"
+            if recorded
+            else " and recording the final evaluation, which did not complete"
+        ),
     )
     results = evaluate()
     if results and not recorded and comm.is_main_process():

@@ -67,10 +67,10 @@ def check_output_folder(folder: str, *, what: str) -> None:
     real = os.path.realpath(folder)
     where = f" (a link to {real})" if real != os.path.abspath(folder) else ""
     raise FileExistsError(
-        f"{what}={folder!r}{where} holds files that SegViT-D2 did not write ({_shown(names)}); "
-        f"its tools write only into new or empty folders, or folders they made (holding "
-        f"{MARKER}). Choose a new folder for {what}. If it is the output of a run made "
-        f"before these markers existed, mark it yours: `touch {os.path.join(folder, MARKER)}`."
+        f"{what}={folder!r}{where} holds files ({_shown(names)}) but no {MARKER}: it is not a "
+        f"folder SegViT-D2's tools made, and they never write into one. Choose a new (or empty) "
+        f"folder for {what}. If it is the output of one of our runs made before the marker "
+        f"existed, mark it: `touch {os.path.join(folder, MARKER)}`."
     )
 
 
