@@ -19,7 +19,6 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional
 
-import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 from tqdm import tqdm

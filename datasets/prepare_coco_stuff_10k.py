@@ -38,7 +38,6 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import scipy.io
-from PIL import Image
 from tqdm import tqdm
 
 from segvit.data.datasets.coco_stuff_classes import COCO_STUFF_IDS, COCO_STUFF_UNUSED_THING_IDS

@@ -37,7 +37,6 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import scipy.io
-from PIL import Image
 from tqdm import tqdm
 
 from segvit.data.datasets.pascal_context_classes import (
