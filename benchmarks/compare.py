@@ -292,6 +292,9 @@ def train_one(job: Dict, args) -> Dict:
     name = run_name(method, recipe, seed, args.iters)
     out = os.path.join(args.workdir, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
     os.makedirs(out)  # a fresh folder: an earlier, interrupted run is left as it is
+    from segvit.engine.run_folder import claim_output_folder
+
+    claim_output_folder(out, what="train.output_dir")  # marked ours: train.log may go in first
     cmd = train_command(method, recipe, seed, args.iters, args.device, out)
     env = dict(os.environ)
     env.update(

@@ -22,7 +22,7 @@ from detectron2.utils import comm
 
 from segvit.checkpoint.safe_checkpointer import find_checkpoints
 
-from .run_folder import check_output_folder, claim_output_folder, lock_output_folder
+from .run_folder import claim_output_folder, lock_output_folder
 
 __all__ = [
     "check_training_output_dir",
@@ -108,16 +108,15 @@ def training_output_dir(output_dir: str, *, resume: bool, overwrite: bool) -> It
     The main process claims the folder (new, empty or ours: ``run_folder.py``), locks it for the
     run (a second training into it gets :class:`~segvit.engine.run_folder.OutputDirInUseError`),
     then applies :func:`check_training_output_dir` and removes the temporary files of an
-    interrupted save. Other processes only check that the folder is not a user's.
+    interrupted save. The other processes wait for the claim (a refusal ends them with it).
     """
     what = "train.output_dir"
-    if not comm.is_main_process():
-        check_output_folder(output_dir, what=what)
+    main = comm.is_main_process()
+    if main:
+        claim_output_folder(output_dir, what=what)
+    with lock_output_folder(output_dir, what=what) if main else contextlib.nullcontext():
+        comm.synchronize()  # the other processes write (log.txt.rank<N>) only after the claim
         check_training_output_dir(output_dir, resume=resume, overwrite=overwrite)
-        yield
-        return
-    claim_output_folder(output_dir, what=what)
-    with lock_output_folder(output_dir, what=what):
-        check_training_output_dir(output_dir, resume=resume, overwrite=overwrite)
-        remove_stale_temp_files(output_dir)
+        if main:
+            remove_stale_temp_files(output_dir)
         yield
