@@ -5,10 +5,12 @@
     python datasets/check.py --folder path/to/images path/to/labels --num-classes 5
 
 Reports, with file names: images without a label, labels without an image, unreadable or corrupt
-images and labels, image/label size mismatches, label files that are not single-channel 'L'
-(RGB or palette PNGs), and label values that are neither a class id nor ``ignore_label``.
-Also lists images with an EXIF orientation tag (a warning: training and evaluation read the
-stored pixels of image and label alike, see ``segvit/data/image_io.py``). Exits with status 1
+images and labels, image/label size mismatches, label files the loader refuses (RGB labels;
+'L' and palette 'P' PNGs are read as the loader reads them, palette indices as class ids), and
+label values that are neither a class id nor ``ignore_label``. Images and labels are read by the
+loader's reader (``segvit/data/image_io.py``). Also lists, as warnings, images with an EXIF
+orientation tag (training and evaluation read the stored pixels of image and label alike) and
+16-bit images (read scaled to 8 bits). Exits with status 1
 when a problem other than a warning is found.
 """
 import argparse
@@ -17,7 +19,6 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional
 
-import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from PIL import Image
 from tqdm import tqdm
@@ -25,7 +26,7 @@ from tqdm import tqdm
 import segvit.data.datasets.builtin  # noqa: F401  (registers the built-in datasets)
 from segvit.data.datasets.folder import register_folder_dataset
 from segvit.data.datasets.validation import invalid_label_values
-from segvit.data.image_io import exif_orientation
+from segvit.data.image_io import HIGH_BIT_DEPTH_MODES, exif_orientation, read_label, to_8bit
 
 # Problem kinds, in the order they are reported.
 KINDS = (
@@ -34,12 +35,16 @@ KINDS = (
     "missing_image",  # a label file has no image
     "unreadable_image",
     "unreadable_label",
-    "label_mode",  # label PNG is RGB / palette / ... instead of single-channel 'L'
+    "label_mode",  # label PNG is RGB / 2-channel / > 255 instead of single-channel ('L' or 'P')
     "size_mismatch",  # image and label sizes differ
     "label_values",  # values >= num_classes other than ignore_label
     "exif_orientation",  # warning: the image has an EXIF orientation tag (ignored when read)
+    "high_bit_depth",  # warning: a 16-bit image, read scaled to 8 bits (value / 257)
 )
-WARNING_KINDS = ("exif_orientation",)  # reported, but do not make the exit status 1
+WARNING_KINDS = (
+    "exif_orientation",
+    "high_bit_depth",
+)  # reported, but do not make the exit status 1
 
 
 @dataclass(frozen=True)
@@ -110,29 +115,40 @@ def check_record(
                 "(PIL: ImageOps.exif_transpose(image).save(path))",
             )
         )
-    label = _open(label_path, "unreadable_label", problems)
-    if label is None:
-        return
-    if label.mode != "L":
+    if image is not None:
+        try:
+            to_8bit(image, image_path)  # what the loader does: the same error for the same file
+        except ValueError as e:
+            problems.append(Problem("unreadable_image", image_path, str(e)))
+            image = None
+    if image is not None and image.mode in HIGH_BIT_DEPTH_MODES:
         problems.append(
             Problem(
-                "label_mode",
-                label_path,
-                f"mode {label.mode!r}; labels must be single-channel 'L' PNGs of class ids "
-                f"(convert palette/RGB label images to ids first)",
+                "high_bit_depth",
+                image_path,
+                f"mode {image.mode!r} (16 bits): training, evaluation and the demo read it scaled "
+                "to 8 bits (value / 257)",
             )
         )
-    if image is not None and image.size != label.size:
+    label_image = _open(label_path, "unreadable_label", problems)
+    if label_image is None:
+        return
+    try:
+        label = read_label(label_path, image=label_image)  # the loader's reader ('L' and 'P')
+    except ValueError as e:
+        problems.append(Problem("label_mode", label_path, f"mode {label_image.mode!r}: {e}"))
+        label = None
+    if image is not None and image.size != label_image.size:
         problems.append(
             Problem(
                 "size_mismatch",
                 label_path,
-                f"label is {label.size[0]}x{label.size[1]} but image {image_path} is "
+                f"label is {label_image.size[0]}x{label_image.size[1]} but image {image_path} is "
                 f"{image.size[0]}x{image.size[1]} (W x H)",
             )
         )
-    if label.mode in ("L", "P", "I", "I;16"):
-        bad = invalid_label_values(np.asarray(label), num_classes, ignore_label)
+    if label is not None:
+        bad = invalid_label_values(label, num_classes, ignore_label)
         if bad.size:
             problems.append(
                 Problem(

@@ -17,7 +17,12 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from segvit.data.datasets.prepare_utils import check_outputs_free, check_outside
+from segvit.data.datasets.prepare_utils import (
+    check_no_links,
+    check_outputs_free,
+    check_outside,
+    save_png,
+)
 
 SPLITS = ("training", "validation")
 NUM_CLASSES = 150
@@ -78,6 +83,7 @@ def convert(
         names = sorted(f for f in os.listdir(in_dir) if f.endswith(".png"))
         jobs += [(os.path.join(in_dir, f), os.path.join(dst, split, f)) for f in names]
         counts[split] = len(names)
+    check_no_links(dst, [out for _, out in jobs])  # before anything is written
     check_outputs_free([out for _, out in jobs], overwrite)
     for split in splits:
         os.makedirs(os.path.join(dst, split), exist_ok=True)
@@ -85,7 +91,7 @@ def convert(
     for in_path, out_path in tqdm(jobs, desc="ADE20K labels", disable=not progress):
         with Image.open(in_path) as im:
             label = convert_label(np.asarray(im), in_path)
-        Image.fromarray(label).save(out_path)  # 2-D uint8 -> mode "L"
+        save_png(label, out_path)  # 2-D uint8 -> mode "L"; never through a link
     return counts
 
 

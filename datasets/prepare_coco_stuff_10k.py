@@ -38,11 +38,15 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import scipy.io
-from PIL import Image
 from tqdm import tqdm
 
 from segvit.data.datasets.coco_stuff_classes import COCO_STUFF_IDS, COCO_STUFF_UNUSED_THING_IDS
-from segvit.data.datasets.prepare_utils import check_outputs_free, check_outside
+from segvit.data.datasets.prepare_utils import (
+    check_no_links,
+    check_outputs_free,
+    check_outside,
+    save_png,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +180,7 @@ def convert(
             raise FileNotFoundError(
                 f"COCO-Stuff-10K: {mat_path} (listed in imageLists) is missing."
             )
+    check_no_links(dst, [out for _, out in jobs])  # before anything is written
     check_outputs_free([out for _, out in jobs], overwrite)
     for split in splits:
         os.makedirs(os.path.join(dst, split), exist_ok=True)
@@ -195,7 +200,7 @@ def convert(
         versions[found] = versions.get(found, 0) + 1
         if found == "1.1" and np.isin(mat["S"], COCO_STUFF_UNUSED_THING_IDS).any():
             unused_files.append(mat_path)
-        Image.fromarray(convert_label(mat["S"], found, mat_path)).save(out_path)
+        save_png(convert_label(mat["S"], found, mat_path), out_path)
     if unused_files:
         logger.warning(
             f"{len(unused_files)} file(s) use thing ids that COCO never uses (mapped to 255), "

@@ -37,7 +37,6 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import scipy.io
-from PIL import Image
 from tqdm import tqdm
 
 from segvit.data.datasets.pascal_context_classes import (
@@ -45,7 +44,12 @@ from segvit.data.datasets.pascal_context_classes import (
     PASCAL_CONTEXT_459_IDS,
     PASCAL_CONTEXT_NAME_ALIASES,
 )
-from segvit.data.datasets.prepare_utils import check_outputs_free, check_outside
+from segvit.data.datasets.prepare_utils import (
+    check_no_links,
+    check_outputs_free,
+    check_outside,
+    save_png,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +195,7 @@ def convert(
             outs = [os.path.join(dst, f"pc{n}", split, s + ".png") for n in (60, 59)]
             jobs.append((mat_path, *outs))
         counts[split] = len(stems)
+    check_no_links(dst, [p for job in jobs for p in job[1:]])  # before anything is written
     check_outputs_free([p for job in jobs for p in job[1:]], overwrite)
     for n in (60, 59):
         for split in splits:
@@ -208,8 +213,8 @@ def convert(
             raise ValueError(
                 f"{mat_path}: label value {int(bad[0])} is not an id of {labels_file}."
             )
-        Image.fromarray(lut60[label]).save(out60)
-        Image.fromarray(lut59[label]).save(out59)
+        save_png(lut60[label], out60)
+        save_png(lut59[label], out59)
     return counts
 
 

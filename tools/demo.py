@@ -12,6 +12,8 @@ Example::
 pixel values are class indices) and, for the whole run, ``areas.json`` (per image: the fraction
 of pixels of each predicted class). Inputs whose names clash (``a.jpg``, ``a.png``, ``x/a.jpg``)
 get distinct names (``a_jpg``, ``a_png``, ``a_jpg_2``) and ``areas.json`` keys them by path.
+``--output`` must be a new or empty folder, or one a SegViT-D2 tool wrote (it holds
+``.segvit_output``): a folder of the user's files is refused, never written into.
 A photo's EXIF orientation is applied (the image is segmented upright, as a viewer shows it).
 Runs on the CPU unless ``--device cuda``.
 """
@@ -25,10 +27,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from detectron2.config import LazyConfig
-from detectron2.data.detection_utils import read_image
 from PIL import Image
 
 import segvit  # noqa: F401  (registers datasets and models)
+from segvit.data.image_io import read_image_pixels
+from segvit.engine.run_folder import check_output_folder, claim_output_folder
 from segvit.predictor import SemSegPredictor
 from segvit.visualization import overlay
 
@@ -74,18 +77,6 @@ def output_names(paths: Sequence[str]) -> List[str]:
     return unique
 
 
-def check_output_dir(output: str, planned: Sequence[str]) -> None:
-    """Refuse an output folder holding files we did not write (never overwrite user files)."""
-    if not os.path.isdir(output):
-        return
-    foreign = sorted(set(os.listdir(output)) - set(planned))
-    if foreign:
-        raise FileExistsError(
-            f"output folder {output!r} already holds other files ({foreign[:5]}...); "
-            "choose an empty or new folder with --output"
-        )
-
-
 def save_label_png(label: np.ndarray, colors, path: str) -> None:
     """Write class indices as a palette PNG (values = classes, colours = the dataset palette)."""
     png = Image.fromarray(label.astype(np.uint8), mode="P")
@@ -119,23 +110,19 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
     cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
     paths = expand_inputs(args.input)
     stems = output_names(paths)
-    planned = [f"{s}{suffix}" for s in stems for suffix in ("_overlay.jpg", "_label.png")]
-    check_output_dir(args.output, planned + ["areas.json"])
+    check_output_folder(args.output, what="--output")  # new, empty or ours: never a user's files
     predictor = SemSegPredictor(
         cfg,
         cfg.train.init_checkpoint,
         device=args.device,
         allow_partial_weights=args.allow_partial_weights,
     )
-    os.makedirs(args.output, exist_ok=True)
+    claim_output_folder(args.output, what="--output")
 
     basenames = Counter(os.path.basename(p) for p in paths)
     areas = {}
     for path, stem in zip(paths, stems):
-        try:
-            rgb = read_image(path, format="RGB")
-        except Exception as e:  # noqa: BLE001  (PIL raises several types for bad files)
-            raise ValueError(f"cannot read image {path!r}: {e}") from e
+        rgb = read_image_pixels(path, "RGB", apply_exif=True)  # upright; 16-bit scaled
         label = predictor(rgb)["sem_seg"]
         vis = overlay(rgb, label, predictor.colors)
         Image.fromarray(vis).save(os.path.join(args.output, f"{stem}_overlay.jpg"), quality=92)

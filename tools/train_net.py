@@ -27,6 +27,7 @@ from detectron2.config import LazyConfig, instantiate
 from detectron2.engine import default_argument_parser, default_setup, default_writers, hooks, launch
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,7 +43,8 @@ from segvit.engine import (  # noqa: E402
     preserve_rng,
 )
 from segvit.engine.device import describe_device, resolve_device  # noqa: E402
-from segvit.engine.output_dir import check_training_output_dir, new_eval_output_dir  # noqa: E402
+from segvit.engine.finish import finish_resumed_run  # noqa: E402
+from segvit.engine.output_dir import new_eval_output_dir, training_output_dir  # noqa: E402
 from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
 
 logger = logging.getLogger("segvit.train_net")
@@ -181,6 +183,10 @@ def do_train(args, cfg):
     # Loads weights, optimizer, lr schedule, iteration and RNG states when resuming.
     checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
     start_iter = trainer.iter + 1 if args.resume and checkpointer.has_checkpoint() else 0
+    if start_iter >= cfg.train.max_iter:  # finished, or killed during its final save
+        max_iter, out = cfg.train.max_iter, cfg.train.output_dir
+        finish_resumed_run(checkpointer, max_iter=max_iter, output_dir=out, evaluate=evaluate)
+        return
     if start_iter > 0:  # continue the data stream after the batches of the finished iterations
         cfg.dataloader.train.skip_batches = start_iter * cfg.train.get("grad_accum_steps", 1)
         trainer.reset_data_loader(lambda: instantiate(cfg.dataloader.train))
@@ -274,12 +280,13 @@ def main(args):
         model = create_ddp_model(model, device=cfg.train.device)
         load_model_weights(model, cfg.train.init_checkpoint, args.allow_partial_weights)
         return do_test(cfg, model, modes)
-    check_training_output_dir(
-        cfg.train.output_dir, resume=args.resume, overwrite=args.overwrite_output
-    )
-    default_setup(cfg, args)
-    try:
-        do_train(args, cfg)
+    setup_logger(distributed_rank=comm.get_rank(), name="segvit")  # our log lines on the console
+    try:  # the folder is new, empty or ours, and locked while this run trains into it
+        with training_output_dir(
+            cfg.train.output_dir, resume=args.resume, overwrite=args.overwrite_output
+        ):
+            default_setup(cfg, args)
+            do_train(args, cfg)
     except Exception as e:
         disk_full = disk_full_error(e, folder=cfg.train.output_dir)
         if disk_full is None:

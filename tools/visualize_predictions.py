@@ -17,7 +17,8 @@ from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog
 
 import segvit  # noqa: F401  (registers datasets and models)
-from segvit.data.image_io import read_image_pixels
+from segvit.data.image_io import read_image_pixels, read_label
+from segvit.engine.run_folder import claim_output_folder
 from segvit.predictor import SemSegPredictor, test_dataset_name
 from segvit.visualization import prediction_panel
 
@@ -48,12 +49,12 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         with_masks=True,
     )
     dataset = args.dataset or test_dataset_name(cfg)
-    os.makedirs(args.output, exist_ok=True)
+    claim_output_folder(args.output, what="--output")  # new, empty or ours: never a user's files
     for record in DatasetCatalog.get(dataset)[: args.num_images]:
         rgb = read_image_pixels(record["file_name"], "RGB")  # as stored, like its label
         gt = None
         if "sem_seg_file_name" in record:
-            gt = cv2.imread(record["sem_seg_file_name"], cv2.IMREAD_UNCHANGED)
+            gt = read_label(record["sem_seg_file_name"])  # the loader's reader ('L', 'P')
         out = predictor(rgb)
         panel = prediction_panel(
             rgb,

@@ -21,6 +21,7 @@ from typing import Dict, List, Sequence, Tuple
 from benchmarks.common import ROOT, cpu_name, write_json
 from benchmarks.compare.full_size import describe_tiny
 from benchmarks.compare.methods import DEMO_CONFIG, METHODS, Method, config_exists, find_methods
+from segvit.engine.run_folder import claim_output_folder
 
 
 def run_name(method: Method, recipe: str, seed: int, iters: int) -> str:
@@ -81,6 +82,7 @@ def train_one(job: Dict, args) -> Dict:
     name = run_name(method, recipe, seed, args.iters)
     out = os.path.join(args.workdir, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
     os.makedirs(out)  # a fresh folder: an earlier, interrupted run is left as it is
+    claim_output_folder(out, what="train.output_dir")  # marked ours: train.log may go in first
     cmd = train_command(method, recipe, seed, args.iters, args.device, out)
     env = dict(os.environ)
     env.update(

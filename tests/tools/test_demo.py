@@ -55,6 +55,7 @@ def test_demo_writes_overlays_palette_labels_and_areas(checkpoint, images, tmp_p
     out = tmp_path / "out"
     areas = run_demo(checkpoint, [str(images)], out)
     assert sorted(p.name for p in out.iterdir()) == [
+        ".segvit_output",  # the marker: a folder our tools wrote (tools write only into those)
         "a_label.png",
         "a_overlay.jpg",
         "areas.json",

@@ -29,6 +29,7 @@ def _train(path, out):
 
 def _resume(path, out):
     out.mkdir()
+    (out / ".segvit_output").touch()  # a run's folder (our tools write only into such folders)
     shutil.copy(path, out / f"model_0000000{Path(path).suffix}")
     (out / "last_checkpoint").write_text(f"model_0000000{Path(path).suffix}")
     run(["--resume", *TINY, f"train.output_dir={out}", "train.max_iter=2"])

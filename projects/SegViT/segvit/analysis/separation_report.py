@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 from detectron2.config import instantiate
 
-from ..checkpoint.safe_checkpointer import load_model_weights
+from ..checkpoint.checkpointer import load_model_weights
 from .separation import METRICS
 from .separation_taps import default_taps, run_separation
 

@@ -221,8 +221,8 @@ def load_model_weights(
             _format_unloaded(
                 path,
                 unloaded,
-                "Use the config the checkpoint was trained with (config.yaml next to it), or pass "
-                "--allow-partial-weights to run anyway.",
+                "Use the config file the checkpoint was trained with (configs are code: use "
+                "only config files you trust), or pass --allow-partial-weights to run anyway.",
             )
         )
     if unloaded:

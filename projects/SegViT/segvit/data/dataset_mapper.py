@@ -8,51 +8,15 @@ import numpy as np
 import torch
 from detectron2.config import configurable
 from detectron2.data import transforms as T
-from detectron2.utils.file_io import PathManager
 from fvcore.transforms.transform import Transform
-from PIL import Image
 
 from .datasets.validation import check_label_values
-from .image_io import read_image_pixels
+from .image_io import read_image_pixels, read_label
 from .transforms import PadToSize, build_test_augmentations, build_train_augmentations
 
 __all__ = ["SemSegDatasetMapper", "read_label"]
 
 logger = logging.getLogger(__name__)
-
-
-def _read_image(file_name: str, image_format: str) -> np.ndarray:
-    """The image as stored: an EXIF orientation tag is ignored, as for its label (image_io.py)."""
-    try:
-        return read_image_pixels(file_name, image_format)
-    except FileNotFoundError:
-        raise
-    except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for corrupt / truncated files
-        raise ValueError(f"Cannot read image '{file_name}': {e}") from e
-
-
-def read_label(file_name: str) -> np.ndarray:
-    """Read a single-channel label PNG as an (H, W) uint8 array of raw values (palette indices)."""
-    try:
-        with PathManager.open(file_name, "rb") as f:
-            label = np.asarray(Image.open(f))
-    except FileNotFoundError:
-        raise
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"Cannot read label '{file_name}': {e}") from e
-    if label.ndim != 2:
-        raise ValueError(
-            f"Label '{file_name}' must be a single-channel image (mode 'L' or 'P'), got shape "
-            f"{label.shape}; convert it with the datasets/prepare_*.py scripts."
-        )
-    if label.dtype != np.uint8:
-        if label.size and (label.min() < 0 or label.max() > 255):
-            raise ValueError(
-                f"Label '{file_name}' has values outside [0, 255] ({label.min()}..{label.max()}); "
-                "only uint8 labels are supported."
-            )
-        label = label.astype(np.uint8)
-    return label
 
 
 class SemSegDatasetMapper:
@@ -175,7 +139,7 @@ class SemSegDatasetMapper:
         """
         dataset_dict = copy.deepcopy(dataset_dict)  # it will be modified below
         file_name = dataset_dict["file_name"]
-        image = _read_image(file_name, self.image_format)  # (H, W, 3) uint8
+        image = read_image_pixels(file_name, self.image_format)  # (H, W, 3) uint8
         h, w = image.shape[:2]
         for key, actual in (("height", h), ("width", w)):
             expected = dataset_dict.get(key)

@@ -2,10 +2,10 @@
 auxiliary losses.
 
 Inference is the per-pixel one's: the head's logits (B, K, h', w') are upsampled bilinearly to the
-padded image and soft-maxed after any window merge; only :meth:`RSSegRHead.forward` runs, so no training-only module is in the graph
-(and exported models hold none of their outputs). Training runs
-:meth:`RSSegRHead.forward_train` and :class:`RSSegRCriterion`. With ``stem="conv"`` the head also
-reads the normalised padded image.
+padded image and soft-maxed after any window merge; only :meth:`RSSegRHead.forward` runs, so no
+training-only module is in the graph (and exported models hold none of their outputs). Training
+runs :meth:`RSSegRHead.forward_train` and :class:`RSSegRCriterion`. With ``stem="conv"`` the head
+also reads the normalised padded image.
 """
 
 from typing import Dict
