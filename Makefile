@@ -20,11 +20,14 @@ DEMO_ENV ?=
 # DEMO_GPUS: 1 trains on the GPU when CUDA is available, else on the CPU (train.device=auto,
 # segvit/engine/device.py); 0 trains on the CPU. The first line of the output names the device.
 DEMO_GPUS ?= 1
+# DEMO_IMAGES: how many val images (of 50) tools/visualize_predictions.py draws.
+DEMO_IMAGES ?= 6
 demo: setup
 	$(DEMO_ENV) $(PY) tools/train_net.py --config-file configs/synthetic/segvit_tiny.py \
 		--num-gpus $(DEMO_GPUS) --resume train.device=auto train.output_dir=$(DEMO_OUT) $(DEMO_OPTS)
 	$(DEMO_ENV) $(PY) tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \
-		--output $(DEMO_OUT)/predictions train.init_checkpoint=$(DEMO_OUT)/model_final.pth
+		--output $(DEMO_OUT)/predictions --num-images $(DEMO_IMAGES) \
+		train.init_checkpoint=$(DEMO_OUT)/model_final.pth
 
 clean-demo:
 	rm -rf output/demo
