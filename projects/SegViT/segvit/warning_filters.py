@@ -11,6 +11,9 @@ one that says nothing about the user's run and asks nothing of the user:
   that Detectron2's ``default_setup`` logs: the normal state of the pure-Python Detectron2 wheel
   that ``make setup`` installs. The line is rewritten to say so (not removed: a user with a broken
   source build still sees that the module is missing).
+- ``No CUDA runtime is found, using CUDA_HOME=...`` (``torch.utils.cpp_extension``, imported by
+  Detectron2's environment report): on a CPU machine there is nothing to build or fix. Errors of
+  that module still show.
 - INFO records of the ONNX exporter's graph passes (``onnx_ir``, ``onnxscript``: "Replaced
   initializer ...", "Skipping constant folding ...", about 170 lines per export). Their warnings
   and errors still show.
@@ -53,3 +56,4 @@ def install_warning_filters() -> None:
         d2_logger.addFilter(_PurePythonDetectron2Note())
     for name in ("onnx_ir", "onnxscript"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
