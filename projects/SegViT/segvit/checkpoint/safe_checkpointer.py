@@ -36,7 +36,7 @@ import os
 import pickle
 import re
 import tempfile
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
@@ -52,6 +52,7 @@ __all__ = [
     "DiskFullError",
     "SafeCheckpointer",
     "atomic_write",
+    "disk_full_message",
     "find_checkpoints",
     "load_model_weights",
     "read_checkpoint_file",
@@ -71,6 +72,24 @@ class CheckpointError(ValueError):
 
 class DiskFullError(OSError):
     """No space left while writing a checkpoint; the message names the folder and the fix."""
+
+
+def disk_full_message(error: BaseException) -> Optional[str]:
+    """The message of a :class:`DiskFullError` or "No space left" error in ``error``'s chain of
+    contexts (a full disk during training surfaces wrapped in a hook's or logger's error), or
+    None when the disk is not the cause."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, DiskFullError):
+            return seen.strerror
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return (
+                f"No space left on device ({seen}). Free space (or set train.output_dir to a "
+                "disk with room) and run again with --resume: checkpoints are written to a "
+                "temporary file and renamed, so the last one is complete"
+            )
+        seen = seen.__context__
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ callable ``predict(images (B, 3, h, w)) -> (B, K, h, w)`` that runs the network 
 overlap; an image smaller than the window is a single window (the model pads it).
 """
 
-from dataclasses import dataclass
-from typing import Callable, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -139,3 +139,24 @@ def run_inference(
     if cfg.mode == "ms_flip":
         return multi_scale_flip_inference(image, predict, cfg, probabilities)
     return single_scale_inference(image, predict, cfg)
+
+
+def parse_eval_modes(text: str) -> Optional[List[str]]:
+    """``"whole,slide"`` -> ``["whole", "slide"]``; ``""`` -> None (the configured mode).
+
+    Unknown names fail here, before a model is built (``--eval-modes`` of ``train_net.py``).
+    """
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in INFERENCE_MODES]
+    if unknown:
+        raise ValueError(f"--eval-modes: unknown mode(s) {unknown}; use {list(INFERENCE_MODES)}")
+    return modes or None
+
+
+def set_inference_mode(model: torch.nn.Module, mode: str) -> None:
+    """Switch the test-time ``mode`` ("whole", "slide", "ms_flip") of a model with an
+    ``inference`` :class:`InferenceConfig` (SegViT, SETR), DDP-wrapped or not."""
+    model = getattr(model, "module", model)
+    if not hasattr(model, "inference"):
+        raise ValueError(f"--eval-modes {mode}: {type(model).__name__} has no inference setting")
+    model.inference = replace(model.inference, mode=mode)
