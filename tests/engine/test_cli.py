@@ -33,7 +33,7 @@ def test_typo_in_a_key_names_it_and_the_known_keys():
         load_config(CONFIG, ["train.init_checkpont=model.pth"])
     message = str(info.value)
     assert "'train.init_checkpont' does not exist" in message
-    assert "'init_checkpoint'" in message  # among the known keys under 'train'
+    assert "Did you mean 'train.init_checkpoint'?" in message
 
 
 def test_list_for_a_string_key_names_the_key_and_the_fix():

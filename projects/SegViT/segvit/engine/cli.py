@@ -9,6 +9,7 @@ the device from ``train.device=cpu|cuda|cuda:N``, as in ``tools/train_net.py``.
 """
 
 import argparse
+import difflib
 import os
 from typing import Any, Optional, Sequence
 
@@ -121,8 +122,9 @@ def _parse_override_value(override: str) -> Any:
     try:
         return OverridesParser.create().parse_overrides([override])[0].value()
     except HydraException as e:  # e.g. an unclosed bracket
+        reason = str(e).splitlines()[0]
         raise ConfigOverrideError(
-            f"config override {override!r} cannot be parsed ({e}); write key=value, with "
+            f"config override {override!r} cannot be parsed ({reason}); write key=value, with "
             "lists as [a,b] and quotes around values holding spaces or brackets"
         ) from None
 
@@ -154,6 +156,25 @@ def _type_mismatch(current: Any, value: Any) -> Optional[str]:
     return None
 
 
+def _missing_key(cfg, key: str) -> str:
+    """Why ``key`` is not in ``cfg``: its first missing part, the closest known name, the fix."""
+    parts = key.split(".")
+    depth = 0
+    while (
+        OmegaConf.select(cfg, ".".join(parts[: depth + 1]), default="__missing__") != "__missing__"
+    ):
+        depth += 1
+    parent = ".".join(parts[:depth])
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    known = sorted(node.keys()) if OmegaConf.is_dict(node) else []
+    close = difflib.get_close_matches(parts[depth], known, n=1)
+    hint = f"Did you mean {'.'.join([*parts[:depth], close[0]])!r}? " if close else ""
+    return (
+        f"key {key!r} does not exist in the config. {hint}Known keys under "
+        f"{parent or '<root>'!r}: {known} (+{key}=... adds a new key)"
+    )
+
+
 def check_overrides(cfg, overrides: Sequence[str]) -> None:
     """Refuse ``key=value`` overrides whose key is not in ``cfg`` (a typo would be ignored) or
     whose value has another type than the config's (``train.max_iter=abc``), before anything is
@@ -169,15 +190,11 @@ def check_overrides(cfg, overrides: Sequence[str]) -> None:
                 f"set it instead, e.g. {key[1:]}=null"
             )
         if OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
-            parent = key.rsplit(".", 1)[0] if "." in key else ""
-            node = OmegaConf.select(cfg, parent) if parent else cfg
-            known = sorted(node.keys()) if OmegaConf.is_dict(node) else []
-            raise ConfigOverrideError(
-                f"config override {override!r}: key {key!r} does not exist in the config. "
-                f"Known keys under {parent or '<root>'!r}: {known} (+{key}=... adds a new key)"
-            )
+            raise ConfigOverrideError(f"config override {override!r}: {_missing_key(cfg, key)}")
         if "=" not in override:
-            raise ConfigOverrideError(f"config override {override!r} has no value; write {key}=VALUE")
+            raise ConfigOverrideError(
+                f"config override {override!r} has no value; write {key}=VALUE"
+            )
         try:
             current = OmegaConf.select(cfg, key)
         except Exception:  # noqa: BLE001  (an unresolvable interpolation: nothing to compare)
