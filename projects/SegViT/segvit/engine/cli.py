@@ -2,10 +2,11 @@
 role: ``default_argument_parser``, ``default_setup``).
 
 Every tool has ``get_parser()`` built with these helpers and ``main(argv=None) -> int``, calls
-:func:`setup_tool_logger`, and reads its config with :func:`load_config`, which refuses an override
-whose key is not in the config (a typo would otherwise be silently added or ignored) or whose value
-has the wrong type, before anything is built. Weights come from ``train.init_checkpoint=PATH`` and
-the device from ``train.device=cpu|cuda|cuda:N``, as in ``tools/train_net.py``.
+:func:`setup_tool_logger` when run as a script, and reads its config with :func:`load_config`,
+which refuses an override whose key is not in the config (a typo would otherwise be silently
+added or ignored) or whose value has the wrong type, before anything is built. Weights come from
+``train.init_checkpoint=PATH`` and the device from ``train.device=cpu|cuda|cuda:N``, as in
+``tools/train_net.py``; tools that only inspect or convert a model build it on the CPU.
 """
 
 import argparse
@@ -90,9 +91,9 @@ def check_output_arguments(parser: argparse.ArgumentParser, args: argparse.Names
 
 
 def setup_tool_logger() -> None:
-    """Log segvit's and Detectron2's messages to the terminal (no log file: tools other than
-    ``train_net.py``, which gets both from ``default_setup``). Records still propagate, so a
-    caller's own handlers (pytest's) see them too."""
+    """Log segvit's, Detectron2's and fvcore's records to the terminal, as ``default_setup`` does
+    for ``train_net.py`` (without a log file). Call it once, from a tool's ``__main__`` block:
+    each call adds handlers. Records still propagate, to the handlers of a caller's own."""
     for name in ("segvit", "detectron2", "fvcore"):
         setup_logger(name=name, enable_propagation=True)
 
