@@ -208,9 +208,7 @@ def setup(cfg, args):
     """Detectron2's ``default_setup`` (logs, config.yaml, seed), and segvit's log records into
     the same terminal and ``log.txt``."""
     default_setup(cfg, args)
-    setup_logger(
-        cfg.train.output_dir, comm.get_rank(), name="segvit", enable_propagation=True
-    )
+    setup_logger(cfg.train.output_dir, comm.get_rank(), name="segvit", enable_propagation=True)
 
 
 def get_parser():
