@@ -114,8 +114,8 @@ def test_typo_and_wrong_type_in_overrides_are_named_before_running(
     with the config's value (not an omegaconf or torch traceback). Nothing is written."""
     module = {"demo": demo, "visualize_predictions": visualize}[tool]
     out = tmp_path / "out"
-    argv = ["--config-file", CONFIG, "--output", str(out), *TINY]
-    argv += ["--input", str(images)] if tool == "demo" else []
+    argv = ["--config-file", CONFIG, *(["--input", str(images)] if tool == "demo" else [])]
+    argv += ["--output", str(out), *TINY]
     with pytest.raises(ConfigOverrideError) as info:
         module.main([*argv, f"train.init_checkpont={checkpoint}"])
     assert "'train.init_checkpont' does not exist" in str(info.value)
