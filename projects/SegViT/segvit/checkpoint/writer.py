@@ -1,6 +1,5 @@
 """Writing converted weights as a Detectron2 checkpoint (what ``train.init_checkpoint`` loads)."""
 
-import os
 from typing import Dict
 
 import torch
