@@ -15,15 +15,15 @@ tool fails rather than report a total that could miss more than 1% (``segvit.ana
 import argparse
 import dataclasses
 import json
-import logging
 import sys
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from detectron2.config import LazyConfig, instantiate
+from detectron2.config import instantiate
 
 import segvit  # noqa: F401  (registers modules)
 from segvit.analysis.flops import count_flops
+from segvit.engine.cli import add_config_arguments, load_config, setup_tool_logger
 
 
 def count_params(module: Optional[torch.nn.Module]) -> int:
@@ -80,21 +80,22 @@ def analyze(cfg, tasks: Sequence[str], input_hw: Optional[Sequence[int]] = None)
     return result
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict:
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config-file", required=True)
+    add_config_arguments(parser)
     parser.add_argument(
         "--tasks", nargs="+", default=["parameter", "flop"], choices=["parameter", "flop"]
     )
     parser.add_argument("--format", default="table", choices=["table", "json"])
     parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"), default=None)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    return parser
 
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+
+def run(args: argparse.Namespace) -> Dict:
+    """Print the counts (a table unless ``--format json``, then one JSON line) and return them."""
+    cfg = load_config(args.config_file, args.opts)
     result = analyze(cfg, args.tasks, args.input_size)
     if args.format == "table":
         for key, value in result.items():
@@ -103,5 +104,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     return result
 
 
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    run(get_parser().parse_args(argv))
+    return 0
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    setup_tool_logger()
+    sys.exit(main())

@@ -13,46 +13,45 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
+from typing import Optional, Sequence
 
 import torch
-from detectron2.config import LazyConfig, instantiate
+from detectron2.config import instantiate
 from detectron2.evaluation import inference_on_dataset
-from detectron2.utils.logger import setup_logger
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import segvit  # noqa: E402,F401  (registers datasets and models)
-from segvit.analysis.presence_oracle import PresenceOracle  # noqa: E402
-from segvit.checkpoint import load_model_weights  # noqa: E402
-from segvit.checkpoint.safe_io import atomic_write_text  # noqa: E402
-from segvit.data.class_count import check_num_classes  # noqa: E402
+import segvit  # noqa: F401  (registers datasets and models)
+from segvit.analysis.presence_oracle import PresenceOracle
+from segvit.checkpoint import load_model_weights
+from segvit.checkpoint.safe_io import atomic_write_text
+from segvit.data.class_count import check_num_classes
+from segvit.engine.cli import (
+    add_config_arguments,
+    add_weights_arguments,
+    check_device,
+    load_config,
+    setup_tool_logger,
+    weights_path,
+)
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    parser.add_argument("--config-file", required=True, help="a LazyConfig of a SegViT model")
-    parser.add_argument("--output", default=None, help="JSON file to write (must not exist)")
-    parser.add_argument(
-        "--allow-partial-weights",
-        action="store_true",
-        help="evaluate even if the checkpoint leaves model tensors unloaded",
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
+    add_config_arguments(parser)
+    parser.add_argument("--output", default=None, help="JSON file to write (must not exist)")
+    add_weights_arguments(parser)
     return parser
 
 
-def main(args: argparse.Namespace) -> dict:
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
-    checkpoint = cfg.train.init_checkpoint
-    if not checkpoint or not os.path.isfile(checkpoint):
-        raise FileNotFoundError(
-            f"train.init_checkpoint={checkpoint!r} is not a file; pass the trained model, e.g. "
-            "train.init_checkpoint=output/demo/model_final.pth"
-        )
+def run(args: argparse.Namespace) -> dict:
+    """Evaluate twice, print the per-class table, write ``--output``; returns the summary."""
+    cfg = load_config(args.config_file, args.opts)
+    checkpoint = weights_path(cfg)
     if args.output and os.path.exists(args.output):
         raise FileExistsError(f"--output {args.output} exists; remove it or pick another name")
     check_num_classes(cfg, ("test",))
-    model = instantiate(cfg.model).to(cfg.train.device).eval()
+    model = instantiate(cfg.model).to(check_device(cfg.train.device)).eval()
     load_model_weights(model, checkpoint, args.allow_partial_weights)
     oracle = PresenceOracle(model)  # checks that the model is a SegViT before the long runs
 
@@ -82,6 +81,11 @@ def main(args: argparse.Namespace) -> dict:
     return summary
 
 
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    run(get_parser().parse_args(argv))
+    return 0
+
+
 if __name__ == "__main__":
-    setup_logger(name="segvit")
-    main(get_parser().parse_args())
+    setup_tool_logger()
+    sys.exit(main())

@@ -12,23 +12,27 @@ Example::
 
 import argparse
 import json
-
-from detectron2.utils.logger import setup_logger
+import sys
+from typing import Optional, Sequence
 
 import segvit.data.synthetic  # noqa: F401  (registers synthetic_sem_seg_{train,val})
 from segvit.analysis.color_baseline import evaluate_color_baseline
 from segvit.checkpoint.safe_io import atomic_write_text
+from segvit.engine.cli import setup_tool_logger
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--train-dataset", default="synthetic_sem_seg_train")
     parser.add_argument("--val-dataset", default="synthetic_sem_seg_val")
     parser.add_argument("--output", default="output/color_baseline/metrics.json")
     return parser
 
 
-def main(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace) -> dict:
+    """Fit, evaluate, print the per-class table and write ``--output``; returns what it wrote."""
     result = evaluate_color_baseline(args.train_dataset, args.val_dataset)
     metrics = result["sem_seg"]
     names = list(result["class_mean_colors"])
@@ -51,6 +55,11 @@ def main(args: argparse.Namespace) -> dict:
     return out
 
 
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    run(get_parser().parse_args(argv))
+    return 0
+
+
 if __name__ == "__main__":
-    setup_logger(name="segvit")
-    main(get_parser().parse_args())
+    setup_tool_logger()
+    sys.exit(main())

@@ -3,29 +3,28 @@
 
 Reads the official ``.pth`` with ``torch.load(weights_only=True)`` (only the metadata types of an
 mmcv checkpoint are allowed besides tensors), maps every tensor of ``checkpoint["state_dict"]``
-to the model built from ``--config``, prints a report (mapped, dropped and why) and writes
+to the model built from ``--config-file``, prints a report (mapped, dropped and why) and writes
 ``{"model": {...}}`` that the config loads with no missing and no unexpected keys. Nothing is
 written when anything does not fit; an existing ``--output`` is kept unless ``--overwrite``.
 
 Example (docs/model_zoo.md lists every released checkpoint with its config)::
 
     python tools/convert_official_segvit.py --input ade_51.3.pth \\
-        --config configs/ade20k/segvit_vit_b16_512x512_160k.py \\
+        --config-file configs/ade20k/segvit_vit_b16_512x512_160k.py \\
         --output pretrained/segvit_vit_b16_ade20k_51.3.pth
     python tools/train_net.py --config-file configs/ade20k/segvit_vit_b16_512x512_160k.py \\
         --eval-only train.init_checkpoint=pretrained/segvit_vit_b16_ade20k_51.3.pth
 
-Trailing ``key=value`` arguments override the config, as in ``tools/train_net.py``.
+Trailing ``key=value`` arguments override the config, checked as in ``tools/train_net.py``.
 """
 import argparse
-import logging
 import re
 import sys
 from collections import Counter
 from typing import Any, Dict, List, Optional
 
 import torch
-from detectron2.config import LazyConfig, instantiate
+from detectron2.config import instantiate
 
 from segvit.checkpoint.official_segvit import (
     OfficialCheckpointError,
@@ -33,36 +32,32 @@ from segvit.checkpoint.official_segvit import (
     official_state_dict,
     read_official_checkpoint,
 )
-from segvit.checkpoint.writer import (
+from segvit.checkpoint.writer import save_detectron2_checkpoint
+from segvit.engine.cli import (
+    add_config_arguments,
     add_output_arguments,
     check_output_arguments,
-    save_detectron2_checkpoint,
+    load_config,
+    setup_tool_logger,
 )
 
 AUTHOR = "segvit convert_official_segvit"
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--input", required=True, help="official SegViT .pth (mmseg / mmcv)")
-    parser.add_argument(
-        "--config", required=True, help="our LazyConfig of the same model, e.g. configs/ade20k/..."
-    )
+    add_config_arguments(parser)  # our LazyConfig of the same model, e.g. configs/ade20k/...
     add_output_arguments(parser)
-    parser.add_argument(
-        "opts", nargs=argparse.REMAINDER, help="config overrides, key=value (as train_net.py)"
-    )
-    args = parser.parse_args(argv)
-    check_output_arguments(parser, args)
-    return args
+    return parser
 
 
 def build_reference_model(config: str, opts: List[str]):
     """The config (with overrides) and its model on the "meta" device: names and shapes, no
     memory, no init time."""
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(config), opts)
+    cfg = load_config(config, opts)
     with torch.device("meta"):
         return cfg, instantiate(cfg.model)
 
@@ -110,7 +105,7 @@ def print_report(args, conversion, meta_lines: List[str], model) -> None:
     print(f"input:    {args.input}")
     for line in meta_lines:
         print(f"meta:     {line}")
-    print(f"config:   {args.config}{' ' + ' '.join(args.opts) if args.opts else ''}")
+    print(f"config:   {args.config_file}{' ' + ' '.join(args.opts) if args.opts else ''}")
     print(
         f"mapped:   {len(conversion.mapped)} tensors ("
         + ", ".join(f"{k} {v}" for k, v in sorted(groups.items()))
@@ -122,25 +117,33 @@ def print_report(args, conversion, meta_lines: List[str], model) -> None:
     print(f"wrote:    {args.output}")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        checkpoint = read_official_checkpoint(args.input)
-        official = official_state_dict(checkpoint, args.input)
-        cfg, model = build_reference_model(args.config, args.opts)
-        conversion = convert_official_state_dict(official, model)
-        # the same check Detectron2's loader makes, strictly: every name and shape matches
-        model.load_state_dict(conversion.state_dict, strict=True, assign=True)
-    except OfficialCheckpointError as e:
-        print(f"error: {e}\nnothing written.", file=sys.stderr)
-        return 1
+def run(args: argparse.Namespace) -> None:
+    """Convert ``args.input``, write ``args.output`` and print the report."""
+    cfg, model = build_reference_model(args.config_file, args.opts)  # a bad override fails first
+    checkpoint = read_official_checkpoint(args.input)
+    official = official_state_dict(checkpoint, args.input)
+    conversion = convert_official_state_dict(official, model)
+    # the same check Detectron2's loader makes, strictly: every name and shape matches
+    model.load_state_dict(conversion.state_dict, strict=True, assign=True)
     meta_lines = describe_meta(checkpoint.get("meta"), cfg.model.pixel_mean, cfg.model.pixel_std)
     state_dict: Dict[str, torch.Tensor] = conversion.state_dict
     save_detectron2_checkpoint(state_dict, args.output, prefix="", author=AUTHOR)
     print_report(args, conversion, meta_lines, model)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """0 when written; 1 with one ``error:`` line when the file does not fit (nothing written)."""
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    check_output_arguments(parser, args)
+    try:
+        run(args)
+    except OfficialCheckpointError as e:
+        print(f"error: {e}\nnothing written.", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
+    setup_tool_logger()
     sys.exit(main())

@@ -17,7 +17,6 @@ pos-embed resize) add ``--class-token --final-norm --pos-embed-interp bilinear``
 Then set ``train.init_checkpoint`` (LazyConfig) or ``MODEL.WEIGHTS`` (yacs) to the output file.
 """
 import argparse
-import logging
 import sys
 from typing import List, Optional
 
@@ -27,16 +26,15 @@ from segvit.checkpoint.vit_weights import (
     read_state_dict,
     to_backbone_layout,
 )
-from segvit.checkpoint.writer import (
-    add_output_arguments,
-    check_output_arguments,
-    save_detectron2_checkpoint,
-)
+from segvit.checkpoint.writer import save_detectron2_checkpoint
+from segvit.engine.cli import add_output_arguments, check_output_arguments, setup_tool_logger
 from segvit.modeling.backbone.vit import ViT
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--input", required=True, help="timm/mmseg .pth, .safetensors or .npz")
     parser.add_argument(
         "--pretrain-img-size",
@@ -72,14 +70,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         prefix_help="prepended to every key: 'backbone.' for SegViT (default), 'backbone.net.' for "
         "the MaskFormer/Mask2Former ViT-B configs (the ViT inside a SimpleFeaturePyramid)",
     )
-    args = parser.parse_args(argv)
-    check_output_arguments(parser, args)
-    return args
+    return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> None:
+    """Convert ``args.input``, write ``args.output`` and print what was kept and dropped."""
 
     # Read once; look at the stored grid to learn the patch size, then resize to the wanted grid.
     state_dict, fmt = read_state_dict(args.input)
@@ -132,8 +127,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"unexpected (kept in the file, ignored by the backbone): {', '.join(unexpected) or 'none'}"
     )
     print(f"wrote:   {args.output}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    check_output_arguments(parser, args)
+    run(args)
     return 0
 
 
 if __name__ == "__main__":
+    setup_tool_logger()
     sys.exit(main())

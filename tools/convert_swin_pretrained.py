@@ -35,7 +35,6 @@ The model config must use the file's dimensions (printed as ``arch:``); Detectro
 skips tensors of the wrong shape with only a warning.
 """
 import argparse
-import logging
 import sys
 from typing import List, Optional
 
@@ -47,29 +46,25 @@ from segvit.checkpoint.swin_weights import (
     load_swin_state_dict,
     swin_name,
 )
-from segvit.checkpoint.writer import (
-    add_output_arguments,
-    check_output_arguments,
-    save_detectron2_checkpoint,
-)
+from segvit.checkpoint.writer import save_detectron2_checkpoint
+from segvit.engine.cli import add_output_arguments, check_output_arguments, setup_tool_logger
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--input", required=True, help="official Swin .pth (or .safetensors)")
     add_output_arguments(
         parser,
         prefix_help="prepended to every key: 'backbone.' for MaskFormer/Mask2Former (default), "
         "'backbone.net.' for SegViT on Swin",
     )
-    args = parser.parse_args(argv)
-    check_output_arguments(parser, args)
-    return args
+    return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> None:
+    """Convert ``args.input``, write ``args.output`` and print what was kept and dropped."""
 
     weights = load_swin_state_dict(args.input)
     arch = infer_swin_config(weights.state_dict)
@@ -90,8 +85,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"added:   {len(added)} relative_position_index buffers (fixed by window_size)")
     print(f"left at initialisation (not in ImageNet files): {', '.join(left) or 'none'}")
     print(f"wrote:   {args.output}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    check_output_arguments(parser, args)
+    run(args)
     return 0
 
 
 if __name__ == "__main__":
+    setup_tool_logger()
     sys.exit(main())

@@ -15,7 +15,7 @@ get distinct names (``a_jpg``, ``a_png``, ``a_jpg_2``) and ``areas.json`` keys t
 ``--output`` must be a new or empty folder, or one a SegViT-D2 tool wrote (it holds
 ``.segvit_output``): a folder of the user's files is refused, never written into.
 A photo's EXIF orientation is applied (the image is segmented upright, as a viewer shows it).
-Runs on the CPU unless ``--device cuda``.
+Runs on ``train.device`` (the config's; override with ``train.device=cpu`` or ``cuda``).
 """
 import argparse
 import glob
@@ -26,11 +26,18 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from detectron2.config import LazyConfig
 from PIL import Image
 
 import segvit  # noqa: F401  (registers datasets and models)
 from segvit.data.image_io import read_image_pixels
+from segvit.engine.cli import (
+    add_config_arguments,
+    add_weights_arguments,
+    check_device,
+    load_config,
+    setup_tool_logger,
+    weights_path,
+)
 from segvit.engine.run_folder import check_output_folder, claim_output_folder
 from segvit.predictor import SemSegPredictor
 from segvit.visualization import overlay
@@ -91,30 +98,27 @@ def class_areas(label: np.ndarray, class_names: Sequence[str]) -> Dict[str, floa
     return {class_names[v]: round(float(c) / label.size, 6) for v, c in zip(values, counts)}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config-file", required=True)
+    add_config_arguments(parser)
     parser.add_argument("--input", nargs="+", required=True, help="images, folders or globs")
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--allow-partial-weights",
-        action="store_true",
-        help="run even if the checkpoint leaves model tensors unloaded",
-    )
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
-    args = parser.parse_args(argv)
+    parser.add_argument("--output", required=True, help="folder for the overlays and labels")
+    add_weights_arguments(parser)
+    return parser
 
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+
+def run(args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
+    """Segment every input into ``args.output``; returns the class areas of ``areas.json``."""
+    cfg = load_config(args.config_file, args.opts)
     paths = expand_inputs(args.input)
     stems = output_names(paths)
     check_output_folder(args.output, what="--output")  # new, empty or ours: never a user's files
     predictor = SemSegPredictor(
         cfg,
-        cfg.train.init_checkpoint,
-        device=args.device,
+        weights_path(cfg),
+        device=check_device(cfg.train.device),
         allow_partial_weights=args.allow_partial_weights,
     )
     claim_output_folder(args.output, what="--output")
@@ -135,5 +139,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, float]]:
     return areas
 
 
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    run(get_parser().parse_args(argv))
+    return 0
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    setup_tool_logger()
+    sys.exit(main())

@@ -21,36 +21,26 @@ docs/deployment.md. Without ``train.init_checkpoint`` the model is exported with
 import argparse
 import json
 import logging
-import os
 import sys
 from typing import Dict, Optional, Sequence
 
-import torch
-from detectron2.config import LazyConfig, instantiate
+from detectron2.config import instantiate
 
 import segvit  # noqa: F401  (registers models)
 from segvit.checkpoint import CheckpointError, load_model_weights
+from segvit.engine.cli import (
+    ConfigOverrideError,
+    add_config_arguments,
+    add_weights_arguments,
+    load_config,
+    setup_tool_logger,
+    weights_path,
+)
 from segvit.export import ExportError, ExportRequest, export_model
 from segvit.export.formats import FORMATS
 from segvit.export.pipeline import check_output, check_request
 
 logger = logging.getLogger("segvit.export")
-
-
-def check_checkpoint(path: str) -> None:
-    """A named checkpoint must exist (checked before the model is built)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"train.init_checkpoint={path!r} is not a file; pass a trained model, e.g. "
-            "train.init_checkpoint=output/demo/model_final.pth"
-        )
-
-
-def load_weights(model: torch.nn.Module, path: str, allow_partial: bool = False) -> None:
-    """The one place the tool reads weights: the project's safe loader (no code from the file;
-    weights that leave model tensors unloaded are refused unless ``allow_partial``)."""
-    check_checkpoint(path)
-    load_model_weights(model, path, allow_partial=allow_partial)
 
 
 # On/off options of the tool and what they do.
@@ -61,8 +51,6 @@ SWITCHES = {
     "normalised inside)",
     "--external-data": "ONNX: weights in OUTPUT.data (automatic past protobuf's 2 GB limit)",
     "--overwrite": "replace an existing output",
-    "--allow-partial-weights": "export even if the checkpoint leaves some parameters at their "
-    "random init",
     "--skip-parity": "write without the parity check (not advised)",
 }
 
@@ -71,7 +59,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config-file", required=True, help="a LazyConfig (configs/...)")
+    add_config_arguments(parser)
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--output", required=True, help="file to write (.onnx / .ts)")
     parser.add_argument("--height", type=int, default=None, help="default: the inference crop")
@@ -79,7 +67,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=1)
     for flag, help_text in SWITCHES.items():
         parser.add_argument(flag, action="store_true", help=help_text)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
+    add_weights_arguments(parser)
     return parser
 
 
@@ -90,12 +78,9 @@ def _default_size(cfg) -> Sequence[int]:
         return [512, 512]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict:
-    args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if not os.path.isfile(args.config_file):
-        raise FileNotFoundError(f"--config-file {args.config_file} does not exist")
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+def run(args: argparse.Namespace) -> Dict:
+    """Export, check parity, write ``args.output``; returns the report printed as JSON."""
+    cfg = load_config(args.config_file, args.opts)
     height, width = _default_size(cfg)
     request = ExportRequest(
         fmt=args.format,
@@ -112,11 +97,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     check_output(args.output, args.overwrite)
     checkpoint = cfg.train.get("init_checkpoint", "") if "train" in cfg else ""
     if checkpoint:
-        check_checkpoint(checkpoint)
+        weights_path(cfg)  # a named checkpoint must exist, checked before the model is built
 
     model = instantiate(cfg.model).eval()
-    if checkpoint:
-        load_weights(model, checkpoint, allow_partial=args.allow_partial_weights)
+    if checkpoint:  # the project's safe loader: no code runs from the file
+        load_model_weights(model, checkpoint, allow_partial=args.allow_partial_weights)
     else:
         logger.warning(
             "no train.init_checkpoint: exporting RANDOM weights (speed/format checks only)"
@@ -136,15 +121,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     return report
 
 
-def cli(argv: Optional[Sequence[str]] = None) -> int:
-    """Run :func:`main`; a bad request prints one ``error:`` line and exits 2 (nothing written)."""
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the export; a bad request prints one ``error:`` line and exits 2 (nothing written)."""
+    errors = (ExportError, CheckpointError, ConfigOverrideError, FileNotFoundError, FileExistsError)
     try:
-        main(argv)
-    except (ExportError, CheckpointError, FileNotFoundError, FileExistsError, ImportError) as e:
+        run(get_parser().parse_args(argv))
+    except (*errors, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli(sys.argv[1:]))
+    setup_tool_logger()
+    sys.exit(main())

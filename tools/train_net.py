@@ -16,25 +16,20 @@ Examples::
 A folder holding another run's checkpoints is refused without ``--resume`` or
 ``--overwrite-output``; ``--eval-only`` writes into ``<output_dir>/eval_<N>``.
 """
-import dataclasses
 import logging
 import sys
-from pathlib import Path
-from typing import Any, Optional
 
 import torch
-from detectron2.config import LazyConfig, instantiate
+from detectron2.config import instantiate
 from detectron2.engine import default_argument_parser, default_setup, default_writers, hooks, launch
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
-from omegaconf import OmegaConf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import segvit  # noqa: E402,F401  (registers datasets, backbones, heads)
-from segvit.checkpoint import SafeCheckpointer, disk_full_error, load_model_weights  # noqa: E402
-from segvit.data.class_count import check_num_classes  # noqa: E402
-from segvit.engine import (  # noqa: E402
+import segvit  # noqa: F401  (registers datasets, backbones, heads)
+from segvit.checkpoint import SafeCheckpointer, disk_full_error, load_model_weights
+from segvit.data.class_count import check_num_classes
+from segvit.engine import (
     AccumulatingTrainer,
     CaptureRNGState,
     RNGState,
@@ -42,29 +37,13 @@ from segvit.engine import (  # noqa: E402
     create_ddp_model,
     preserve_rng,
 )
-from segvit.engine.device import describe_device, resolve_device  # noqa: E402
-from segvit.engine.finish import finish_resumed_run  # noqa: E402
-from segvit.engine.output_dir import new_eval_output_dir, training_output_dir  # noqa: E402
-from segvit.modeling.meta_arch.inference import INFERENCE_MODES  # noqa: E402
+from segvit.engine.cli import add_weights_arguments, check_device, load_config
+from segvit.engine.device import describe_device, resolve_device
+from segvit.engine.finish import finish_resumed_run
+from segvit.engine.output_dir import new_eval_output_dir, training_output_dir
+from segvit.modeling.meta_arch.inference import parse_eval_modes, set_inference_mode
 
 logger = logging.getLogger("segvit.train_net")
-
-
-def set_inference_mode(model, mode: str) -> None:
-    """Switch a SegViT-style model's test-time mode ("whole", "slide", "ms_flip")."""
-    model = getattr(model, "module", model)
-    if not hasattr(model, "inference"):
-        raise ValueError(f"--eval-modes {mode}: {type(model).__name__} has no inference setting")
-    model.inference = dataclasses.replace(model.inference, mode=mode)
-
-
-def parse_eval_modes(text: str):
-    """``"whole,slide"`` -> ``["whole", "slide"]``; "" -> None. Unknown names fail here."""
-    modes = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in INFERENCE_MODES]
-    if unknown:
-        raise ValueError(f"--eval-modes: unknown mode(s) {unknown}; use {list(INFERENCE_MODES)}")
-    return modes or None
 
 
 def do_test(cfg, model, modes=None):
@@ -96,13 +75,9 @@ def do_test(cfg, model, modes=None):
     return results
 
 
-def check_device(cfg):
-    """Fail early with the fix when the configured device or AMP setting cannot run here."""
-    device = cfg.train.device
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"train.device={device!r} but no CUDA GPU is available; add train.device=cpu"
-        )
+def check_train_settings(cfg):
+    """Fail early with the fix when the configured device, AMP or accumulation cannot run here."""
+    device = check_device(cfg.train.device)
     if cfg.train.amp.enabled and not device.startswith("cuda"):
         raise ValueError("train.amp.enabled=True needs a CUDA device; add train.amp.enabled=False")
     if cfg.train.get("grad_accum_steps", 1) < 1:
@@ -193,76 +168,12 @@ def do_train(args, cfg):
     trainer.train(start_iter, cfg.train.max_iter)
 
 
-def _parse_override_value(override: str) -> Any:
-    """The value of ``key=value`` as ``LazyConfig.apply_overrides`` reads it (hydra's parser)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    return OverridesParser.create().parse_overrides([override])[0].value()
-
-
-def _type_mismatch(current: Any, value: Any) -> Optional[str]:
-    """The type ``value`` should have to replace ``current``, or None when it fits.
-
-    Only numbers (int and float alike), booleans and lists are checked: a string key may take any
-    value (paths), an interpolation is left to its target, and a None or nested node may be
-    replaced by anything.
-    """
-    if isinstance(value, str) and value.startswith("${"):
-        return None  # an interpolation: its target has the type
-    if value is None:
-        return None if current is None or OmegaConf.is_dict(current) else type(current).__name__
-    if isinstance(current, bool):
-        return None if isinstance(value, bool) else "bool (True or False)"
-    if isinstance(current, (int, float)):  # either: a weight written as 0 may be set to 0.5
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if number else type(current).__name__
-    if OmegaConf.is_list(current):
-        return None if isinstance(value, (list, tuple)) else "list, e.g. [a,b]"
-    return None
-
-
-def check_overrides(cfg, overrides):
-    """Refuse ``key=value`` overrides whose key is not in the config (a typo would be ignored)
-    or whose value has another type than the config's (``train.max_iter=abc``), before anything
-    is built.
-
-    ``+key=value`` adds a key on purpose (hydra's syntax), e.g. an argument left at its default.
-    """
-    for override in overrides:
-        if override.startswith("+"):
-            continue
-        key = override.split("=", 1)[0].lstrip("~")
-        if OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
-            parent = key.rsplit(".", 1)[0] if "." in key else ""
-            node = OmegaConf.select(cfg, parent) if parent else cfg
-            known = sorted(node.keys()) if OmegaConf.is_dict(node) else []
-            raise KeyError(
-                f"config override {override!r}: key {key!r} does not exist in the config. "
-                f"Known keys under {parent or '<root>'!r}: {known}"
-            )
-        if override.startswith("~") or "=" not in override:
-            continue
-        try:
-            current = OmegaConf.select(cfg, key)
-        except Exception:  # noqa: BLE001  (an unresolvable interpolation: nothing to compare)
-            continue
-        value = _parse_override_value(override)
-        expected = _type_mismatch(current, value)
-        if expected is not None:
-            raise TypeError(
-                f"config override {override!r}: {key} must be of type {expected} (the config has "
-                f"{key}={current!r}), got {value!r}. Fix the value, e.g. {key}={current}."
-            )
-
-
 def main(args):
-    cfg = LazyConfig.load(args.config_file)
-    check_overrides(cfg, args.opts)
-    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    cfg = load_config(args.config_file, args.opts)  # a typo'd or wrong-typed override stops here
     cfg.train.device = resolve_device(cfg.train.device, num_gpus=args.num_gpus)  # "auto"
     if comm.is_main_process():  # before Detectron2's long set-up log
         print(f"train_net: device {describe_device(cfg.train.device)}", flush=True)
-    check_device(cfg)
+    check_train_settings(cfg)
     check_num_classes(cfg, ("test",) if args.eval_only else ("train", "test"))
 
     if args.eval_only:
@@ -271,7 +182,7 @@ def main(args):
             raise ValueError("--eval-only needs the weights: add train.init_checkpoint=PATH")
         # Its own folder: the training folder's config.yaml and metrics.json stay as they are.
         cfg.train.output_dir = new_eval_output_dir(cfg.train.output_dir)
-        default_setup(cfg, args)
+        setup(cfg, args)
         logger.info("--eval-only: config and log go to %s", cfg.train.output_dir)
         model = instantiate(cfg.model)
         model.to(cfg.train.device)
@@ -280,12 +191,11 @@ def main(args):
         model = create_ddp_model(model, device=cfg.train.device)
         load_model_weights(model, cfg.train.init_checkpoint, args.allow_partial_weights)
         return do_test(cfg, model, modes)
-    setup_logger(distributed_rank=comm.get_rank(), name="segvit")  # our log lines on the console
     try:  # the folder is new, empty or ours, and locked while this run trains into it
         with training_output_dir(
             cfg.train.output_dir, resume=args.resume, overwrite=args.overwrite_output
         ):
-            default_setup(cfg, args)
+            setup(cfg, args)
             do_train(args, cfg)
     except Exception as e:
         disk_full = disk_full_error(e, folder=cfg.train.output_dir)
@@ -295,7 +205,14 @@ def main(args):
     return None
 
 
-def build_parser():
+def setup(cfg, args):
+    """Detectron2's ``default_setup`` (logs, config.yaml, seed), and segvit's log records into
+    the same terminal and ``log.txt``."""
+    default_setup(cfg, args)
+    setup_logger(cfg.train.output_dir, comm.get_rank(), name="segvit", enable_propagation=True)
+
+
+def get_parser():
     parser = default_argument_parser()
     parser.add_argument(
         "--eval-modes",
@@ -308,16 +225,12 @@ def build_parser():
         help="train into a train.output_dir that holds another run's checkpoints, removing "
         "them (without it, such a folder is refused unless --resume)",
     )
-    parser.add_argument(
-        "--allow-partial-weights",
-        action="store_true",
-        help="--eval-only: evaluate even if the checkpoint leaves model tensors unloaded",
-    )
+    add_weights_arguments(parser)  # --eval-only: evaluate even with model tensors unloaded
     return parser
 
 
-def invoke_main() -> None:
-    args = build_parser().parse_args()
+def invoke_main(argv=None) -> int:
+    args = get_parser().parse_args(argv)
     launch(
         main,
         args.num_gpus,
@@ -326,7 +239,8 @@ def invoke_main() -> None:
         dist_url=args.dist_url,
         args=(args,),
     )
+    return 0
 
 
 if __name__ == "__main__":
-    invoke_main()  # pragma: no cover
+    sys.exit(invoke_main())  # pragma: no cover

@@ -5,6 +5,8 @@ Example (after ``make demo`` trained the model)::
 
     python tools/visualize_predictions.py --config-file configs/synthetic/segvit_tiny.py \\
         --output output/demo/predictions train.init_checkpoint=output/demo/model_final.pth
+
+Runs on ``train.device`` (the config's; override with ``train.device=cpu`` or ``cuda``).
 """
 import argparse
 import os
@@ -13,38 +15,42 @@ from typing import Optional, Sequence
 
 import cv2
 import numpy as np
-from detectron2.config import LazyConfig
 from detectron2.data import DatasetCatalog
 
 import segvit  # noqa: F401  (registers datasets and models)
 from segvit.data.image_io import read_image_pixels, read_label
+from segvit.engine.cli import (
+    add_config_arguments,
+    add_weights_arguments,
+    check_device,
+    load_config,
+    setup_tool_logger,
+    weights_path,
+)
 from segvit.engine.run_folder import claim_output_folder
 from segvit.predictor import SemSegPredictor, test_dataset_name
 from segvit.visualization import prediction_panel
 
 
-def main(argv: Optional[Sequence[str]] = None) -> str:
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config-file", required=True)
+    add_config_arguments(parser)
     parser.add_argument("--output", required=True, help="folder for the panel PNGs")
     parser.add_argument("--dataset", default=None, help="registered name (default: the test set)")
     parser.add_argument("--num-images", type=int, default=6)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--allow-partial-weights",
-        action="store_true",
-        help="run even if the checkpoint leaves model tensors unloaded",
-    )
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides key=value")
-    args = parser.parse_args(argv)
+    add_weights_arguments(parser)
+    return parser
 
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+
+def run(args: argparse.Namespace) -> str:
+    """Draw the panels of the first ``args.num_images`` images; returns the output folder."""
+    cfg = load_config(args.config_file, args.opts)
     predictor = SemSegPredictor(
         cfg,
-        cfg.train.init_checkpoint,
-        device=args.device,
+        weights_path(cfg),
+        device=check_device(cfg.train.device),
         allow_partial_weights=args.allow_partial_weights,
         with_masks=True,
     )
@@ -72,5 +78,11 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     return args.output
 
 
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    run(get_parser().parse_args(argv))
+    return 0
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    setup_tool_logger()
+    sys.exit(main())

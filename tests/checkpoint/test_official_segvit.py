@@ -28,6 +28,7 @@ from segvit.checkpoint.official_segvit import (
     read_official_checkpoint,
     translate_name,
 )
+from segvit.engine.cli import ConfigOverrideError
 
 REPO = Path(__file__).resolve().parents[2]
 LISTINGS = Path(__file__).resolve().parent / "official_segvit_keys"
@@ -473,6 +474,19 @@ def test_missing_and_non_checkpoint_files_are_named(tmp_path):
     path.write_text("not a checkpoint")
     with pytest.raises(OfficialCheckpointError, match=r"text\.pth is not a checkpoint: it is a"):
         read_official_checkpoint(str(path))
+
+
+def test_typo_and_wrong_type_in_overrides_are_named_before_reading(
+    tool, small_vit_b_file, tmp_path
+):
+    """Issue 23: the converter checks its overrides as train_net.py does; nothing is written."""
+    source, _ = small_vit_b_file
+    output = tmp_path / "out" / "converted.pth"
+    with pytest.raises(ConfigOverrideError, match=r"Did you mean 'model\.head\.num_classes'\?"):
+        convert(tool, source, output, "model.head.num_clases=150")
+    with pytest.raises(ConfigOverrideError, match=r"train\.device must be of type str"):
+        convert(tool, source, output, "train.device=[1,2]")
+    assert not output.parent.exists()
 
 
 def test_a_bare_state_dict_is_read(tmp_path):

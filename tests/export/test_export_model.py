@@ -32,10 +32,9 @@ export_tool = load_script("tools", "export_model")
 
 
 def _tool(config, output, *argv):
-    """Run the tool's main on a tiny model of ``config``; returns its JSON report."""
-    return export_tool.main(
-        ["--config-file", config, "--output", str(output), *argv, *TINY_OVERRIDES[config]]
-    )
+    """Run the tool on a tiny model of ``config``; returns its JSON report."""
+    argv = ["--config-file", config, "--output", str(output), *argv, *TINY_OVERRIDES[config]]
+    return export_tool.run(export_tool.get_parser().parse_args(argv))
 
 
 def _saved(model, folder) -> str:
@@ -139,7 +138,7 @@ def test_partial_checkpoint_is_refused_unless_allowed(tmp_path):
 def _assert_refused(tmp_path, capsys, argv, message, config=TINY_SEGVIT):
     before = sorted(os.listdir(tmp_path))
     out = tmp_path / "model.onnx"
-    code = export_tool.cli(
+    code = export_tool.main(
         ["--config-file", config, "--output", str(out), *argv, *TINY_OVERRIDES.get(config, [])]
     )
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after any library warnings
@@ -204,7 +203,7 @@ def test_existing_output_is_kept_without_overwrite(tmp_path, capsys):
     _assert_refused(tmp_path, capsys, ["--format", "onnx"], "model.onnx.data")
     (tmp_path / "model.onnx.data").unlink()
     out.write_bytes(b"user file")
-    code = export_tool.cli(
+    code = export_tool.main(
         ["--config-file", TINY_SEGVIT, "--output", str(out), "--format", "torchscript"]
         + ["--overwrite"]
     )

@@ -8,11 +8,11 @@ from detectron2.config import LazyConfig, instantiate
 from modeling_helpers import random_inputs
 from repo_scripts import REPO
 
+from segvit.analysis.flops import count_flops
 from segvit.modeling.heads.rsseg_r_cost import rsseg_r_cost
 from segvit.modeling.heads.rsseg_r_head import RSSegRHead
 from segvit.modeling.heads.rsseg_r_sasm import SASM
 from segvit.modeling.losses.rsseg_r_losses import RSSegRCriterion
-from segvit.analysis.flops import count_flops
 
 TINY = str(REPO / "configs/synthetic/rsseg_r_tiny.py")
 FLAGS = [

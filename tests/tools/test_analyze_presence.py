@@ -21,7 +21,7 @@ def tiny_checkpoint(tmp_path, tiny_dataset):
 
 def _main(*argv):
     args = analyze_presence.get_parser().parse_args(["--config-file", CONFIG, *argv])
-    return analyze_presence.main(args)
+    return analyze_presence.run(args)
 
 
 def test_writes_model_and_true_class_ious(tmp_path, tiny_checkpoint, capsys):

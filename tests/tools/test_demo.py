@@ -14,6 +14,7 @@ from PIL import Image
 from repo_scripts import load_script
 
 from segvit.data.synthetic import SYNTHETIC_COLORS, generate_synthetic_dataset, register_synthetic
+from segvit.engine.cli import ConfigOverrideError
 from segvit.modeling.meta_arch.postprocess import ARGMAX_BAND_ELEMENTS
 from segvit.predictor import SemSegPredictor
 
@@ -47,8 +48,11 @@ def images(tmp_path):
 
 
 def run_demo(checkpoint, inputs, output):
+    """The tool on ``inputs``; returns the class areas it wrote to areas.json."""
     argv = ["--config-file", CONFIG, "--input", *inputs, "--output", str(output)]
-    return demo.main([*argv, *TINY, f"train.init_checkpoint={checkpoint}"])
+    return demo.run(
+        demo.get_parser().parse_args([*argv, *TINY, f"train.init_checkpoint={checkpoint}"])
+    )
 
 
 def test_demo_writes_overlays_palette_labels_and_areas(checkpoint, images, tmp_path):
@@ -102,13 +106,36 @@ def test_missing_input_is_a_clear_error(checkpoint, tmp_path):
         run_demo(checkpoint, [str(tmp_path / "nothing_here*.jpg")], tmp_path / "out")
 
 
+@pytest.mark.parametrize("tool", ["demo", "visualize_predictions"])
+def test_typo_and_wrong_type_in_overrides_are_named_before_running(
+    tool, checkpoint, images, tmp_path
+):
+    """Issue 23: every tool checks its overrides as train_net.py does. A typo'd key is named with
+    the key it resembles (not "checkpoint '' does not exist"); a list for train.device is named
+    with the config's value (not an omegaconf or torch traceback). Nothing is written."""
+    module = {"demo": demo, "visualize_predictions": visualize}[tool]
+    out = tmp_path / "out"
+    argv = ["--config-file", CONFIG, *(["--input", str(images)] if tool == "demo" else [])]
+    argv += ["--output", str(out), *TINY]
+    with pytest.raises(ConfigOverrideError) as info:
+        module.main([*argv, f"train.init_checkpont={checkpoint}"])
+    assert "'train.init_checkpont' does not exist" in str(info.value)
+    assert "Did you mean 'train.init_checkpoint'?" in str(info.value)
+    with pytest.raises(ConfigOverrideError) as info:
+        module.main([*argv, f"train.init_checkpoint={checkpoint}", "train.device=[1,2]"])
+    message = str(info.value)
+    assert "'train.device=[1,2]': train.device must be of type str" in message
+    assert "train.device=cpu" in message  # the fix, from the config's value
+    assert not out.exists()
+
+
 def test_visualize_predictions_draws_panels(checkpoint, tmp_path):
     root = tmp_path / "synthetic"
     generate_synthetic_dataset(str(root), num_train=1, num_val=2, seed=3)
     register_synthetic(str(root), name_prefix="viz_synthetic")
     out = tmp_path / "panels"
     argv = ["--config-file", CONFIG, "--output", str(out), "--dataset", "viz_synthetic_val"]
-    visualize.main([*argv, *TINY, f"train.init_checkpoint={checkpoint}"])
+    assert visualize.main([*argv, *TINY, f"train.init_checkpoint={checkpoint}"]) == 0
     panels = sorted(out.glob("*.png"))
     assert len(panels) == 2
     panel = np.array(Image.open(panels[0]))

@@ -52,7 +52,7 @@ def _visualize(path, out):
 
 def _analyze_presence(path, out):
     argv = ["--config-file", CONFIG, *TINY, f"train.init_checkpoint={path}"]
-    analyze_presence.main(analyze_presence.get_parser().parse_args(argv))
+    analyze_presence.main(argv)
 
 
 def _predictor(path, out):

@@ -37,7 +37,7 @@ TINY = [
 
 def run(argv, config=CONFIG):
     """``tools/train_net.py --config-file config *argv`` in this process (one process)."""
-    args = train_net.build_parser().parse_args(["--config-file", config, *argv])
+    args = train_net.get_parser().parse_args(["--config-file", config, *argv])
     return train_net.main(args)
 
 

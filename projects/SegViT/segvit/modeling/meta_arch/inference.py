@@ -9,8 +9,8 @@ windows of ``crop`` placed every ``stride``, the last one flush with the border,
 model pads it). Any softmax comes after (``SegmentorBase.softmax_output``).
 """
 
-from dataclasses import dataclass
-from typing import Callable, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -139,3 +139,24 @@ def run_inference(image: torch.Tensor, predict: Predictor, cfg: InferenceConfig)
     if cfg.mode == "ms_flip":
         return multi_scale_flip_inference(image, predict, cfg)
     return single_scale_inference(image, predict, cfg)
+
+
+def parse_eval_modes(text: str) -> Optional[List[str]]:
+    """``"whole,slide"`` -> ``["whole", "slide"]``; ``""`` -> None (the configured mode).
+
+    Unknown names fail here, before a model is built (``--eval-modes`` of ``train_net.py``).
+    """
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in INFERENCE_MODES]
+    if unknown:
+        raise ValueError(f"--eval-modes: unknown mode(s) {unknown}; use {list(INFERENCE_MODES)}")
+    return modes or None
+
+
+def set_inference_mode(model: torch.nn.Module, mode: str) -> None:
+    """Switch the test-time ``mode`` ("whole", "slide", "ms_flip") of a model with an
+    ``inference`` :class:`InferenceConfig` (SegViT, SETR), DDP-wrapped or not."""
+    model = getattr(model, "module", model)
+    if not hasattr(model, "inference"):
+        raise ValueError(f"--eval-modes {mode}: {type(model).__name__} has no inference setting")
+    model.inference = replace(model.inference, mode=mode)
