@@ -12,8 +12,9 @@ setup:
 # --resume: a re-run continues an interrupted demo from its last checkpoint, and after a finished
 # one only evaluates again; it never trains over it. `make clean-demo` starts from scratch.
 # DEMO_OUT: the output folder; DEMO_OPTS: extra config overrides; DEMO_ENV: environment, e.g.
-# OMP_NUM_THREADS=1 (one intra-op thread: 9x faster per step than two on busy cores, not yet
-# measured on an idle machine; docs/results.md, "Demo speed"). benchmarks/studies/demo_time.py uses them.
+# OMP_NUM_THREADS=1. Without it, a CPU run picks its intra-op threads from the cores and the load
+# average and its first lines say which (one thread is 9x faster per step than two on busy cores;
+# docs/results.md, "Demo speed"). benchmarks/studies/demo_time.py uses them.
 DEMO_OUT ?= output/demo
 DEMO_OPTS ?=
 DEMO_ENV ?=

@@ -13,6 +13,7 @@ orientation tag (training and evaluation read the stored pixels of image and lab
 16-bit images (read scaled to 8 bits). Exits with status 1
 when a problem other than a warning is found.
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import os
 import sys

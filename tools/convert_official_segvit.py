@@ -17,6 +17,7 @@ Example (docs/model_zoo.md lists every released checkpoint with its config)::
 
 Trailing ``key=value`` arguments override the config, checked as in ``tools/train_net.py``.
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import re
 import sys

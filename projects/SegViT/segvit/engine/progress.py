@@ -10,7 +10,6 @@ the cores and the load average unless ``OMP_NUM_THREADS`` is set, and says which
 iterations 1, 2, 5, 10 and 20, before the periodic lines start.
 """
 
-import logging
 import math
 import os
 from typing import Mapping, Optional, Sequence, Tuple
@@ -23,8 +22,6 @@ from detectron2.utils.events import CommonMetricPrinter
 from ..data.workers import available_cores
 
 __all__ = ["EarlyProgress", "apply_cpu_threads", "choose_cpu_threads"]
-
-logger = logging.getLogger(__name__)
 
 
 def choose_cpu_threads(
@@ -59,8 +56,9 @@ def choose_cpu_threads(
     )
 
 
-def apply_cpu_threads(env: Optional[Mapping[str, str]] = None) -> Optional[int]:
-    """Choose (:func:`choose_cpu_threads`), set and log the intra-op threads of this process."""
+def apply_cpu_threads(env: Optional[Mapping[str, str]] = None) -> str:
+    """Choose (:func:`choose_cpu_threads`) and set the intra-op threads of this process; returns
+    the sentence that says which and why, for the tool to print before its set-up log."""
     env = os.environ if env is None else env
     cores = max(available_cores() // max(comm.get_local_size(), 1), 1)
     try:
@@ -70,8 +68,7 @@ def apply_cpu_threads(env: Optional[Mapping[str, str]] = None) -> Optional[int]:
     threads, message = choose_cpu_threads(cores, load, env)
     if threads is not None:
         torch.set_num_threads(threads)
-    logger.info(message)
-    return threads
+    return message
 
 
 class EarlyProgress(HookBase):
