@@ -220,12 +220,13 @@ def main(args):
 def plan_line(cfg) -> str:
     """What the run will do, in one line, before the set-up log."""
     batch = cfg.dataloader.train.total_batch_size * cfg.train.get("grad_accum_steps", 1)
-    first = ", ".join(str(n) for n in (1, 2, 5, 10, 20) if n < cfg.train.log_period)
+    period = cfg.train.log_period
+    first = ", ".join(str(n - 1) for n in (1, 2, 5, 10, 20) if n < period)
     return (
         f"training {cfg.train.max_iter} iterations of {batch} images into "
-        f"{cfg.train.output_dir}; progress lines after iterations {first}, then every "
-        f"{cfg.train.log_period} (train.log_period); evaluation every {cfg.train.eval_period} "
-        "and at the end"
+        f"{cfg.train.output_dir}; progress lines at iter {first} (counted from 0), then every "
+        f"{period} (iter {period - 1}, {2 * period - 1}, ...; train.log_period); evaluation "
+        f"every {cfg.train.eval_period} iterations and at the end"
     )
 
 

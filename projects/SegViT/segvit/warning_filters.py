@@ -11,6 +11,9 @@ one that says nothing about the user's run and asks nothing of the user:
   that Detectron2's ``default_setup`` logs: the normal state of the pure-Python Detectron2 wheel
   that ``make setup`` installs. The line is rewritten to say so (not removed: a user with a broken
   source build still sees that the module is missing).
+- ``FutureWarning: `torch.cuda.amp.autocast(args...)` is deprecated`` raised from maskformer2's
+  matcher (the official MaskFormer / Mask2Former code, installed as is) at its first training
+  step: nothing to change in a run.
 - ``No CUDA runtime is found, using CUDA_HOME=...`` (``torch.utils.cpp_extension``, imported by
   Detectron2's environment report): on a CPU machine there is nothing to build or fix. Errors of
   that module still show.
@@ -50,6 +53,12 @@ def install_warning_filters() -> None:
         "ignore",
         message=r"`torch\.jit\.(script|interface)` is deprecated",
         category=FutureWarning,
+    )
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated",
+        category=FutureWarning,
+        module=r"mask2former",
     )
     d2_logger = logging.getLogger("detectron2")
     if not any(isinstance(f, _PurePythonDetectron2Note) for f in d2_logger.filters):
