@@ -224,7 +224,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--num-classes", type=int, help="number of classes, 1..255 (with --folder)")
     parser.add_argument(
-        "--image-ext", default="", help="image extension (with --folder); default: found from the files"
+        "--image-ext",
+        default="",
+        help="image extension (with --folder); default: found from the files",
     )
     parser.add_argument("--max-files", type=int, default=None, help="check only N records")
     parser.add_argument("--max-per-kind", type=int, default=20, help="files listed per kind")

@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_python(code: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="")
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "projects" / "SegViT"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "projects" / "SegViT"), env.get("PYTHONPATH", "")]
+    )
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )

@@ -67,7 +67,9 @@ def test_custom_data_doc_end_to_end(user_checkout):
     assert len(blocks) == 5, "the doc's steps changed: check this test still follows them"
     script = "set -euo pipefail\n" + "\n".join(blocks)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "projects" / "SegViT"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "projects" / "SegViT"), env.get("PYTHONPATH", "")]
+    )
     run = subprocess.run(
         ["bash", "-c", script],
         cwd=user_checkout,

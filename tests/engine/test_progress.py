@@ -1,4 +1,4 @@
-"""CPU runs choose their threads from the load and print progress early (segvit/engine/progress.py)."""
+"""CPU runs choose threads from the load and print progress early (engine/progress.py)."""
 
 import logging
 

@@ -110,7 +110,9 @@ def load_sem_seg_pairs(
     check_folder_exists(label_root, prefix + "label folder", missing_hint)
     check_folder_exists(image_root, prefix + "image folder", missing_hint)
     label_ext = _ext(label_ext)
-    image_ext = _ext(image_ext) if image_ext else detect_image_ext(image_root, label_root, label_ext)
+    image_ext = (
+        _ext(image_ext) if image_ext else detect_image_ext(image_root, label_root, label_ext)
+    )
     labels = _stems(label_root, label_ext)
     if scan_images:
         images = _stems(image_root, image_ext)
