@@ -44,7 +44,7 @@ from typing import Optional, Sequence
 
 from benchmarks.common import ROOT, write_text
 from benchmarks.compare.full_size import FULL_SIZE_FILE, run_full
-from benchmarks.compare.methods import RECIPES
+from benchmarks.compare.methods import ALL_RECIPES, RECIPES
 from benchmarks.compare.report import render
 from benchmarks.compare.runs import (
     adopt_run,
@@ -69,7 +69,7 @@ def parse_args(argv: Optional[Sequence[str]]):
         " measurements into the table)",
     )
     parser.add_argument("--methods", nargs="+", default=None, help="names or keys (default: all)")
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=ALL_RECIPES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument(
         "--iters",
