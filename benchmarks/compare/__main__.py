@@ -45,6 +45,7 @@ from typing import Optional, Sequence
 from benchmarks.common import ROOT, write_text
 from benchmarks.compare.full_size import FULL_SIZE_FILE, run_full
 from benchmarks.compare.methods import ALL_RECIPES, RECIPES
+from benchmarks.compare.pretrained_report import PRETRAIN_FILE
 from benchmarks.compare.report import render
 from benchmarks.compare.runs import (
     adopt_run,
@@ -139,7 +140,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         run_full(args)
     full_path = os.path.join(args.results, FULL_SIZE_FILE)
     full = json.load(open(full_path)) if os.path.exists(full_path) else None
-    text = render(load_runs(args.results), full, args.iters, DATA_VERSION)  # this data's runs
+    pretrain_path = os.path.join(args.results, PRETRAIN_FILE)
+    pretrain = json.load(open(pretrain_path)) if os.path.exists(pretrain_path) else None
+    text = render(load_runs(args.results), full, args.iters, DATA_VERSION, pretrain)
     write_text(args.output, text)
     print(text)
     print(f"wrote {args.output}")

@@ -145,8 +145,8 @@ def completeness(entries: Dict[Tuple[str, str], Entry]) -> str:
 
 
 def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) -> List[str]:
-    entries = group_runs(runs, iters, data_version)
-    others = len(runs) - sum(len(e.runs) for e in entries.values())
+    entries = {k: e for k, e in group_runs(runs, iters, data_version).items() if k[1] in RECIPES}
+    others = sum(r["recipe"] in RECIPES for r in runs) - sum(len(e.runs) for e in entries.values())
     any_run = next(iter(entries.values())).runs[0] if entries else {}
     lines = [
         f"## Tiny, trained from scratch on the synthetic dataset (v{data_version},"
@@ -267,8 +267,14 @@ def published_section() -> List[str]:
 
 
 def render(
-    runs: Sequence[Dict], full: Optional[Dict], iters: int, data_version: Optional[int]
+    runs: Sequence[Dict],
+    full: Optional[Dict],
+    iters: int,
+    data_version: Optional[int],
+    pretrain: Optional[Dict] = None,
 ) -> str:
+    from benchmarks.compare.pretrained_report import pretrained_section
+
     lines = [
         "# Every decoder side by side",
         "",
@@ -280,6 +286,7 @@ def render(
         "",
     ]
     lines += tiny_section(runs, iters, data_version) + [""]
+    lines += pretrained_section(runs, iters, data_version, pretrain) + [""]
     lines += full_section(full)
     lines += published_section()
 
