@@ -143,7 +143,7 @@ PUBLISHED: List[Tuple[str, str, str, str, str, str, str]] = [
     ("DEPICT (variant not stated)", "ViT-B", "512", "≈49.2-49.4", "-", "-",
      "DEPICT's README plot, read off by pixel; not a table value"),
     ("DEPICT-SA", "ViT-L", "640", "52.9", "54.3", "-",
-     "DEPICT paper via Papers-with-Code (papers/depict_compression_decoder.txt)"),
+     "DEPICT paper (arXiv 2024, via Papers-with-Code)"),
     ("DEPICT-CA", "-", "-", "-", "-", "-",
      "no ADE20K number for DEPICT-CA in the provided texts (the paper's tables were not readable)"),
     ("MaskFormer", "Swin-T", "512", "46.7", "-", "57.3", "SegViT paper Table 6"),
