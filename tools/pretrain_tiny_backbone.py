@@ -185,14 +185,19 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     train_seconds = time.perf_counter() - start
 
     metrics = evaluate(
-        model, load_pretrain_split(data_root, "pretrain_val"), instantiate(cfg.dataloader.test.mapper)
+        model,
+        load_pretrain_split(data_root, "pretrain_val"),
+        instantiate(cfg.dataloader.test.mapper),
     )
     logger.info(
         "pretrain_val (%d images): mAP %.2f  F1 %.2f", args.num_val, metrics["mAP"], metrics["F1"]
     )
     path = os.path.join(args.output_dir, CHECKPOINT_NAME)
     save_detectron2_checkpoint(
-        model.backbone.state_dict(), path, prefix="backbone.", author="segvit pretrain_tiny_backbone"
+        model.backbone.state_dict(),
+        path,
+        prefix="backbone.",
+        author="segvit pretrain_tiny_backbone",
     )
     with open(os.path.join(args.output_dir, "metrics.json"), "w") as f:
         json.dump(

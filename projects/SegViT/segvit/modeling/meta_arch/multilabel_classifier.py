@@ -62,7 +62,9 @@ class MultiLabelClassifier(nn.Module):
         """(B, K) 0/1 presence targets from the ``sem_seg`` of each (augmented) input."""
         return torch.stack(
             [
-                presence_labels(x["sem_seg"], self.num_classes, self.min_fraction, self.ignore_label)
+                presence_labels(
+                    x["sem_seg"], self.num_classes, self.min_fraction, self.ignore_label
+                )
                 for x in batched_inputs
             ]
         ).to(self.pixel_mean.device)
@@ -70,7 +72,10 @@ class MultiLabelClassifier(nn.Module):
     def logits(self, batched_inputs: List[Dict]) -> torch.Tensor:
         """(B, K) class logits; images are normalised and zero-padded to the backbone's
         ``size_divisibility`` (the pooled map includes the few padded tokens)."""
-        images = [(x["image"].to(self.pixel_mean) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
+        images = [
+            (x["image"].to(self.pixel_mean) - self.pixel_mean) / self.pixel_std
+            for x in batched_inputs
+        ]
         divisibility = getattr(self.backbone, "size_divisibility", 0)
         images = ImageList.from_tensors(images, divisibility).tensor  # (B, 3, H, W)
         feature = self.backbone(images)[self.in_feature]  # (B, C, h, w)
@@ -81,4 +86,6 @@ class MultiLabelClassifier(nn.Module):
         logits = self.logits(batched_inputs)
         if not self.training:
             return logits
-        return {"loss_cls": F.binary_cross_entropy_with_logits(logits, self.targets(batched_inputs))}
+        return {
+            "loss_cls": F.binary_cross_entropy_with_logits(logits, self.targets(batched_inputs))
+        }
