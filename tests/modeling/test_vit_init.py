@@ -90,10 +90,13 @@ def test_mmseg_rule_reaches_a_conv_stem_and_shrunk_vit():
     # Every Conv2d of the backbone (here the tiny configs' conv stem) is kaiming fan-in, BN (1, 0).
     stem = ConvStem(patch_size=8, embed_dim=DIM)
     model = build("mmseg", patch_size=8, patch_embed=stem)
+    assert model.patch_embed is stem
     convs = [m for m in stem.modules() if isinstance(m, torch.nn.Conv2d)]
     widest = max(convs, key=lambda c: c.weight.numel())
     assert_normal(widest.weight, math.sqrt(2.0 / widest.weight[0].numel()), rtol=0.05)
     assert all(c.bias is None or torch.count_nonzero(c.bias) == 0 for c in convs)
+    norms = [m for m in stem.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(torch.all(n.weight == 1) and torch.all(n.bias == 0) for n in norms)
     shrunk = ShrunkViT(
         pretrain_img_size=64,
         patch_size=16,
