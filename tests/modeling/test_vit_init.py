@@ -9,6 +9,7 @@ import pytest
 import torch
 from detectron2.config import LazyConfig, get_cfg
 from detectron2.layers import ShapeSpec
+from timm.layers import trunc_normal_
 
 from segvit.config import add_segvit_config
 from segvit.modeling.backbone.conv_stem import ConvStem
@@ -129,3 +130,32 @@ def test_which_configs_use_which_rule():
         assert backbone.init == "trunc_normal", name  # the stored from-scratch runs' rule
     cfg = add_segvit_config(get_cfg())
     assert vit_kwargs_from_cfg(cfg, ShapeSpec(channels=3))["init"] == "mmseg"
+
+
+def _rule_before_init_existed(self):
+    """ViT._init_weights as it was before ``init=`` (timm-style), replayed for the test below."""
+    trunc_normal_(self.pos_embed, std=0.02)
+    for extra in (self.cls_token, self.cls_pos_embed):
+        if extra is not None:
+            trunc_normal_(extra, std=0.02)
+    for m in self.modules():
+        if isinstance(m, torch.nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+        elif isinstance(m, torch.nn.LayerNorm):
+            torch.nn.init.ones_(m.weight)
+            torch.nn.init.zeros_(m.bias)
+
+
+def test_trunc_normal_rule_draws_what_the_stored_tiny_runs_drew(monkeypatch):
+    # The tiny from-scratch runs stored in benchmarks/compare.md start from exactly these weights.
+    def tiny():
+        torch.manual_seed(3)
+        stem = ConvStem(patch_size=8, embed_dim=DIM)
+        return build("trunc_normal", patch_size=8, patch_embed=stem).state_dict()
+
+    ours = tiny()
+    monkeypatch.setattr(ViT, "_init_weights", _rule_before_init_existed)
+    before = tiny()
+    assert ours.keys() == before.keys() and all(torch.equal(ours[k], before[k]) for k in ours)
