@@ -78,6 +78,7 @@ def generate_pretrain_images(root: str, *, num_train: int, num_val: int, seed: i
     os.makedirs(parent, exist_ok=True)
     logger.info("Rendering %d + %d pre-training images into %s", num_train, num_val, root)
     tmp_dir = tempfile.mkdtemp(prefix=".pretrain-data.tmp-", dir=parent)
+    os.chmod(tmp_dir, 0o755)  # mkdtemp makes it private; the images are meant to be shared
     try:
         for split, count in zip(PRETRAIN_SPLITS, (num_train, num_val)):
             _write_split(tmp_dir, split, count, seed)
