@@ -19,8 +19,9 @@ def pretrain_lines(pretrain: Optional[Dict]) -> List[str]:
         f" ({pretrain['objective']}; {pretrain['data']}; {pretrain['iters']} iterations of"
         f" batch {pretrain['batch']}, {pretrain['minutes']} min of one CPU core on"
         f" {pretrain['machine']}). Its own metric on {pretrain['val']}: {pretrain['metric']}."
-        " Every run below loads it through `train.init_checkpoint`; the decoder starts from its"
-        " usual initialisation.",
+        " The backbone was initialised for pre-training by the official mmseg rule"
+        " (`model.backbone.init=mmseg`); every run below loads it through"
+        " `train.init_checkpoint`, and the decoder starts from its usual initialisation.",
     ]
 
 

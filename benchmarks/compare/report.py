@@ -161,7 +161,9 @@ def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) 
         " run (start-up, training, evaluation); both depend on the device, marked (GPU) or (CPU),"
         " and on how many runs shared it (below): compare times only between rows of one"
         " device. Runs are seeded alike on both devices, but a GPU and a CPU do not give"
-        " bit-identical training, so a seed's mIoU is one sample of the same spread either way.",
+        " bit-identical training, so a seed's mIoU is one sample of the same spread either way."
+        " Initialisation: the tiny configs' ViT rule, `trunc_normal` (`model.backbone.init`;"
+        " docs/design.md), the decoders their own.",
         "",
         "| method | params (M) | GFLOPs (128x128) | optimizer | mIoU, own loss | mIoU, demo"
         " recipe | mIoU, sampled loss | s/it (own / demo / sampled) | wall min (own / demo /"
@@ -290,11 +292,6 @@ def render(
     lines += full_section(full)
     lines += published_section()
 
-    lines += [
-        "## Notes",
-        "",
-        "What the recipes are, why Shrunk SegViT learns nothing on the tiny ViT, and how the"
-        ' full-size columns are counted: `docs/results.md`, section "Every decoder side by side".',
-        "",
-    ]
-    return "\n".join(lines)
+    notes = "What the recipes are, why Shrunk SegViT learns nothing on the tiny ViT, and how the"
+    notes += ' full-size columns are counted: `docs/results.md`, "Every decoder side by side".'
+    return "\n".join(lines + ["## Notes", "", notes, ""])

@@ -12,10 +12,11 @@ import torch
 import torch.nn as nn
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
-from timm.layers import PatchEmbed, trunc_normal_
+from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 
 from .utils import map_to_tokens, resize_pos_embed, tokens_to_map
+from .vit_init import init_vit_weights
 
 __all__ = ["ViT", "build_segvit_vit_backbone"]
 
@@ -58,6 +59,7 @@ class ViT(Backbone):
         cls_token: bool = False,
         final_norm: bool = False,
         pos_embed_interp: str = "bicubic",
+        init: str = "trunc_normal",
     ):
         """
         Args:
@@ -87,6 +89,10 @@ class ViT(Backbone):
                 last block (which must then be tapped), as Segmenter and DEPICT. SegViT: False.
             pos_embed_interp (str): ``F.interpolate`` mode that resizes the pos-embed to the token
                 grid ("bicubic" as SegViT/mmseg, "bilinear" as Segmenter).
+            init (str): initialisation rule when no pre-trained weights are loaded (see
+                ``vit_init.py``): "mmseg" (the official SegViT backbone's, mmseg
+                ``VisionTransformer.init_weights``; the paper configs) or "trunc_normal"
+                (timm-style; the tiny from-scratch configs, docs/design.md).
         """
         super().__init__()
         img_h, img_w = (
@@ -122,6 +128,7 @@ class ViT(Backbone):
         self.pretrain_grid = (img_h // patch_size, img_w // patch_size)
         self.out_indices = out_indices
         self.pos_embed_interp = pos_embed_interp
+        self.init_rule = init
 
         # img_size=None: timm does no size checks; forward checks divisibility itself.
         self.patch_embed = (
@@ -168,19 +175,8 @@ class ViT(Backbone):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """timm-style init: trunc-normal(.02) for pos_embed and Linear weights, zero biases."""
-        trunc_normal_(self.pos_embed, std=0.02)
-        for extra in (self.cls_token, self.cls_pos_embed):
-            if extra is not None:
-                trunc_normal_(extra, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        """Initialise every parameter by ``self.init_rule`` (``vit_init.init_vit_weights``)."""
+        init_vit_weights(self, self.init_rule)
 
     @property
     def size_divisibility(self) -> int:
@@ -260,6 +256,7 @@ def vit_kwargs_from_cfg(cfg, input_shape: ShapeSpec) -> Dict:
         depth=vit.DEPTH,
         num_heads=vit.NUM_HEADS,
         mlp_ratio=vit.MLP_RATIO,
+        init=vit.INIT,
         drop_path_rate=vit.DROP_PATH_RATE,
         drop_path_on_attn=vit.DROP_PATH_ON_ATTN,
         out_indices=tuple(vit.OUT_INDICES),
