@@ -1,7 +1,8 @@
 """Plain ViT backbone with multi-layer outputs (SegViT, NeurIPS 2022, section 3.1).
 
-Facts: ``segvit_facts.md`` section 1 (mmseg ``VisionTransformer`` with ``with_cls_token=False``,
-``final_norm=False``, bicubic pos-embed resizing, output stride 16 for every tapped block).
+Official: zbwxp/SegVit ``configs/_base_/models/seg_vit-b16.py`` (mmseg ``VisionTransformer`` with
+``with_cls_token=False``, ``final_norm=False``, bicubic pos-embed resizing, output stride 16 for
+every tapped block); docs/official_reference.md#segvit-backbone.
 """
 
 import logging
@@ -26,16 +27,18 @@ logger = logging.getLogger(__name__)
 class ViT(Backbone):
     """Plain ViT returning the outputs of selected blocks as stride-``patch_size`` maps.
 
-    As in the official SegViT backbone (facts section 1): no class token in the blocks, no final
-    LayerNorm, and an absolute position embedding stored for the pretraining grid and resized
-    bicubically to the actual token grid (any ``(h, w)``, not only square) at every forward.
+    As in the official SegViT backbone (docs/official_reference.md#segvit-backbone): no class
+    token in the blocks, no final LayerNorm, and an absolute position embedding stored for the
+    pretraining grid and resized bicubically to the actual token grid (any ``(h, w)``, not only
+    square) at every forward.
     ``cls_token``, ``final_norm`` and ``pos_embed_interp`` give Segmenter's / DEPICT's ViT instead.
     Blocks are timm's, so the parameter names are timm's (``patch_embed.proj.weight``,
     ``pos_embed``, ``blocks.N.attn.qkv.weight``, ...) and timm checkpoints load by name.
 
     Subclassing: :meth:`forward` runs a loop over :meth:`_forward_block`, which receives and
     returns the tokens together with their grid ``(h, w)``. A subclass that changes the grid inside
-    a block (e.g. the Shrunk backbone's query down-sampling, facts section 4) overrides
+    a block (e.g. the Shrunk backbone's query down-sampling, zbwxp/SegVit
+    ``backbone/vit_shrink.py``) overrides
     :meth:`_forward_block` for that index and adjusts ``self._out_feature_strides`` after
     ``super().__init__()``.
     """
@@ -84,7 +87,8 @@ class ViT(Backbone):
                 :class:`~segvit.modeling.backbone.conv_stem.ConvStem` for training from scratch.
             cls_token (bool): prepend a learnable class token (with its own position embedding
                 ``cls_pos_embed``) that goes through every block and is dropped from the outputs,
-                as Segmenter's and DEPICT's ViT (DEPICT facts section 1.1). SegViT: False.
+                as Segmenter's and DEPICT's ViT (QishuaiWen/DEPICT
+                ``model/vit.py``; docs/official_reference.md#depict-decoder). SegViT: False.
             final_norm (bool): apply the pretrained final LayerNorm ``norm`` to the output of the
                 last block (which must then be tapped), as Segmenter and DEPICT. SegViT: False.
             pos_embed_interp (str): ``F.interpolate`` mode that resizes the pos-embed to the token
