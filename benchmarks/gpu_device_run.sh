@@ -11,7 +11,7 @@
 # 3 warm-up + 10 timed iterations each; model builds on the CPU take seconds each).
 #
 # What the benchmark imports (measured: the distributions behind sys.modules after a
-# `--device cpu --tiny` run of every model), against the nvidia-h200 image (library KINDS.md):
+# `--device cpu --tiny` run of every model), against the nvidia-h200 device image:
 #   must be carried (not in the image), all pure Python except pycocotools:
 #     sal-detectron2 0.7.2 (detectron2)      fvcore 0.1.5.post20221221   iopath 0.1.10
 #     omegaconf 2.3.0                         hydra-core 1.3.2            antlr4-python3-runtime 4.9.3

@@ -44,7 +44,8 @@ from typing import Optional, Sequence
 
 from benchmarks.common import ROOT, write_text
 from benchmarks.compare.full_size import FULL_SIZE_FILE, run_full
-from benchmarks.compare.methods import RECIPES
+from benchmarks.compare.methods import ALL_RECIPES, RECIPES
+from benchmarks.compare.pretrained_report import PRETRAIN_FILE
 from benchmarks.compare.report import render
 from benchmarks.compare.runs import (
     adopt_run,
@@ -69,7 +70,7 @@ def parse_args(argv: Optional[Sequence[str]]):
         " measurements into the table)",
     )
     parser.add_argument("--methods", nargs="+", default=None, help="names or keys (default: all)")
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=ALL_RECIPES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument(
         "--iters",
@@ -139,7 +140,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         run_full(args)
     full_path = os.path.join(args.results, FULL_SIZE_FILE)
     full = json.load(open(full_path)) if os.path.exists(full_path) else None
-    text = render(load_runs(args.results), full, args.iters, DATA_VERSION)  # this data's runs
+    pretrain_path = os.path.join(args.results, PRETRAIN_FILE)
+    pretrain = json.load(open(pretrain_path)) if os.path.exists(pretrain_path) else None
+    text = render(load_runs(args.results), full, args.iters, DATA_VERSION, pretrain)
     write_text(args.output, text)
     print(text)
     print(f"wrote {args.output}")

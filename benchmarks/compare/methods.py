@@ -22,6 +22,12 @@ DEMO_CONFIG = "configs/synthetic/segvit_tiny.py"
 RECIPES = ("own", "demo", "sampled")
 PIXEL_CE_OFF = ("model.criterion.pixel_ce_weight=0.0",)  # the paper's ATM loss
 SAMPLED = ("model.criterion.num_points=2048",)
+# The second regime: the method's own loss, fine-tuned from the tiny ViT pre-trained without pixel
+# labels by `tools/pretrain_tiny_backbone.py` (docs/results.md, "Pre-trained tiny backbone").
+PRETRAINED_RECIPE = "pretrained"
+PRETRAINED_CHECKPOINT = "output/pretrained_tiny/backbone_tiny.pth"
+PRETRAINED = (f"train.init_checkpoint={PRETRAINED_CHECKPOINT}",)
+ALL_RECIPES = RECIPES + (PRETRAINED_RECIPE,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,50 +58,64 @@ SEGVIT_DEMO_NOTE = (
 METHODS: List[Method] = [
     Method(
         "SegViT", "segvit", "configs/synthetic/segvit_tiny.py",
-        {"own": PIXEL_CE_OFF, "demo": (), "sampled": SAMPLED}, SEGVIT_DEMO_NOTE,
+        {"own": PIXEL_CE_OFF, "demo": (), "sampled": SAMPLED,
+         "pretrained": PIXEL_CE_OFF + PRETRAINED}, SEGVIT_DEMO_NOTE,
         (FullSize("configs/ade20k/segvit_vit_b16_512x512_160k.py", "ViT-B", 120.9,
                   "SegViT T1", 22.303, "docs/results.md"),
          FullSize("configs/ade20k/segvit_swin_t_512x512_160k.py", "Swin-T", 48.0, "SegViT T6")),
     ),
     Method(
         "Shrunk SegViT", "segvit_shrunk", "configs/synthetic/segvit_shrunk_tiny.py",
-        {"own": PIXEL_CE_OFF, "demo": (), "sampled": SAMPLED}, SEGVIT_DEMO_NOTE,
+        {"own": PIXEL_CE_OFF, "demo": (), "sampled": SAMPLED,
+         "pretrained": PIXEL_CE_OFF + PRETRAINED}, SEGVIT_DEMO_NOTE,
         (FullSize("configs/ade20k/ablations/segvit_shrunk_vit_b16_512x512_160k.py", "ViT-B",
                   97.1, "SegViT T8"),),
     ),
     Method(
-        "SETR-naive", "setr", "configs/synthetic/setr_tiny.py", {"own": ()},
+        "SETR-naive", "setr", "configs/synthetic/setr_tiny.py",
+        {"own": (), "pretrained": PRETRAINED},
         "n/a: its own loss is the per-pixel CE already",
         (FullSize("configs/ade20k/ablations/setr_naive_vit_b16_512x512_160k.py", "ViT-B", 107.3,
                   "SegViT T8"),),
     ),
     Method(
-        "Segmenter", "segmenter", "configs/synthetic/segmenter_tiny.py", {"own": ()},
+        "Segmenter", "segmenter", "configs/synthetic/segmenter_tiny.py",
+        {"own": (), "pretrained": PRETRAINED},
         "n/a: its own loss is the per-pixel CE already",
         (FullSize("configs/ade20k/segmenter_vit_b16_512x512_160k.py", "ViT-B", 129.6,
                   "SegViT T1", 16.06, "docs/results.md"),),
     ),
     Method(
-        "DEPICT-SA", "depict_sa", "configs/synthetic/depict_sa_tiny.py", {"own": ()},
+        "DEPICT-SA", "depict_sa", "configs/synthetic/depict_sa_tiny.py",
+        {"own": (), "pretrained": PRETRAINED},
         "n/a: its own loss is the per-pixel CE already",
         (FullSize("configs/ade20k/depict_sa_vit_b16_512x512_160k.py", "ViT-B", None, "",
                   0.812847, "docs/results.md"),),
     ),
     Method(
-        "DEPICT-CA", "depict_ca", "configs/synthetic/depict_ca_tiny.py", {"own": ()},
+        "DEPICT-CA", "depict_ca", "configs/synthetic/depict_ca_tiny.py",
+        {"own": (), "pretrained": PRETRAINED},
         "n/a: its own loss is the per-pixel CE already",
         (FullSize("configs/ade20k/depict_ca_vit_b16_512x512_160k.py", "ViT-B", None, "",
                   1.164594, "docs/results.md"),),
     ),
     Method(
-        "MaskFormer", "maskformer", "configs/synthetic/maskformer_tiny.py", {"own": ()},
+        "RSSeg-R (reconstruction)", "rsseg_r", "configs/synthetic/rsseg_r_tiny.py",
+        {"own": (), "pretrained": PRETRAINED},
+        "n/a: its own loss is the per-pixel CE plus its auxiliary losses (docs/rsseg.md)",
+        (FullSize("configs/ade20k/rsseg_r_vit_b16_512x512_160k.py", "ViT-B"),),
+    ),
+    Method(
+        "MaskFormer", "maskformer", "configs/synthetic/maskformer_tiny.py",
+        {"own": (), "pretrained": PRETRAINED},
         "n/a: its 16 queries are matched, not one per class",
         (FullSize("configs/ade20k/maskformer_vit_b16_512x512_160k.py", "ViT-B"),
          FullSize("configs/ade20k/maskformer_swin_t_512x512_160k.py", "Swin-T", 57.3,
                   "SegViT T6")),
     ),
     Method(
-        "Mask2Former", "mask2former", "configs/synthetic/mask2former_tiny.py", {"own": ()},
+        "Mask2Former", "mask2former", "configs/synthetic/mask2former_tiny.py",
+        {"own": (), "pretrained": PRETRAINED},
         "n/a: its 16 queries are matched, not one per class",
         (FullSize("configs/ade20k/mask2former_vit_b16_512x512_160k.py", "ViT-B"),
          FullSize("configs/ade20k/mask2former_swin_t_512x512_160k.py", "Swin-T", 73.7,
@@ -123,7 +143,7 @@ PUBLISHED: List[Tuple[str, str, str, str, str, str, str]] = [
     ("DEPICT (variant not stated)", "ViT-B", "512", "≈49.2-49.4", "-", "-",
      "DEPICT's README plot, read off by pixel; not a table value"),
     ("DEPICT-SA", "ViT-L", "640", "52.9", "54.3", "-",
-     "DEPICT paper via Papers-with-Code (papers/depict_compression_decoder.txt)"),
+     "DEPICT paper (arXiv 2024, via Papers-with-Code)"),
     ("DEPICT-CA", "-", "-", "-", "-", "-",
      "no ADE20K number for DEPICT-CA in the provided texts (the paper's tables were not readable)"),
     ("MaskFormer", "Swin-T", "512", "46.7", "-", "57.3", "SegViT paper Table 6"),

@@ -145,8 +145,8 @@ def completeness(entries: Dict[Tuple[str, str], Entry]) -> str:
 
 
 def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) -> List[str]:
-    entries = group_runs(runs, iters, data_version)
-    others = len(runs) - sum(len(e.runs) for e in entries.values())
+    entries = {k: e for k, e in group_runs(runs, iters, data_version).items() if k[1] in RECIPES}
+    others = sum(r["recipe"] in RECIPES for r in runs) - sum(len(e.runs) for e in entries.values())
     any_run = next(iter(entries.values())).runs[0] if entries else {}
     lines = [
         f"## Tiny, trained from scratch on the synthetic dataset (v{data_version},"
@@ -161,7 +161,9 @@ def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) 
         " run (start-up, training, evaluation); both depend on the device, marked (GPU) or (CPU),"
         " and on how many runs shared it (below): compare times only between rows of one"
         " device. Runs are seeded alike on both devices, but a GPU and a CPU do not give"
-        " bit-identical training, so a seed's mIoU is one sample of the same spread either way.",
+        " bit-identical training, so a seed's mIoU is one sample of the same spread either way."
+        " Initialisation: the tiny configs' ViT rule, `trunc_normal` (`model.backbone.init`;"
+        " docs/design.md), the decoders their own.",
         "",
         "| method | params (M) | GFLOPs (128x128) | optimizer | mIoU, own loss | mIoU, demo"
         " recipe | mIoU, sampled loss | s/it (own / demo / sampled) | wall min (own / demo /"
@@ -267,8 +269,14 @@ def published_section() -> List[str]:
 
 
 def render(
-    runs: Sequence[Dict], full: Optional[Dict], iters: int, data_version: Optional[int]
+    runs: Sequence[Dict],
+    full: Optional[Dict],
+    iters: int,
+    data_version: Optional[int],
+    pretrain: Optional[Dict] = None,
 ) -> str:
+    from benchmarks.compare.pretrained_report import pretrained_section
+
     lines = [
         "# Every decoder side by side",
         "",
@@ -280,14 +288,10 @@ def render(
         "",
     ]
     lines += tiny_section(runs, iters, data_version) + [""]
+    lines += pretrained_section(runs, iters, data_version, pretrain) + [""]
     lines += full_section(full)
     lines += published_section()
 
-    lines += [
-        "## Notes",
-        "",
-        "What the recipes are, why Shrunk SegViT learns nothing on the tiny ViT, and how the"
-        ' full-size columns are counted: `docs/results.md`, section "Every decoder side by side".',
-        "",
-    ]
-    return "\n".join(lines)
+    notes = "What the recipes are, why Shrunk SegViT learns nothing on the tiny ViT, and how the"
+    notes += ' full-size columns are counted: `docs/results.md`, "Every decoder side by side".'
+    return "\n".join(lines + ["## Notes", "", notes, ""])

@@ -9,9 +9,10 @@ whose projections start at trunc-normal(0.02). For each model this prints, over 
 val images and several initial seeds, the relative difference between the two images' ATM input
 tokens, ``||a(img1) - a(img2)|| / ||a(img1)||``, and for Shrunk the cosine between the QU output and
 the (layer-normed) query table it started from. A mask can only follow the image as much as its
-input does.
+input does. ``--init-checkpoint`` loads a pre-trained backbone (``tools/pretrain_tiny_backbone.py``)
+into both models first: the same numbers at the start of fine-tuning (heads still random).
 
-    .venv/bin/python -m benchmarks.studies.shrunk_tiny_probe
+    .venv/bin/python -m benchmarks.studies.shrunk_tiny_probe [--init-checkpoint backbone_tiny.pth]
 
 CPU, a few seconds; random weights; the synthetic dataset is generated on first use.
 """
@@ -26,6 +27,7 @@ from detectron2.data import detection_utils as utils
 
 import segvit.data  # noqa: F401  (registers the synthetic dataset)
 from benchmarks.common import build_model
+from segvit.checkpoint import SafeCheckpointer
 from segvit.modeling.backbone.utils import map_to_tokens
 
 SEGVIT = "configs/synthetic/segvit_tiny.py"
@@ -69,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="initialisations per model")
     parser.add_argument("--images", type=int, default=8, help="val images (pairs of them)")
+    parser.add_argument("--init-checkpoint", default="", help="pre-trained backbone to load")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     images = load_images(args.images)
@@ -78,6 +81,8 @@ def main() -> None:
         for seed in range(args.seeds):
             torch.manual_seed(seed)
             model = build_model(config, whole=False)
+            if args.init_checkpoint:  # as train.init_checkpoint: the backbone's tensors only
+                SafeCheckpointer(model).load(args.init_checkpoint, checkpointables=[])
             if name == "SegViT":
                 diffs += relative_pair_differences(segvit_atm_input(model, images))
             else:

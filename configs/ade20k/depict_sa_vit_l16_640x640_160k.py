@@ -1,8 +1,8 @@
 """DEPICT-SA (Wen & Li, NeurIPS 2024) in place of Segmenter's decoder in
 ``segmenter_vit_l16_640x640_160k.py``:
 DEPICT is a drop-in replacement of Segmenter's decoder, so backbone, data, SGD recipe and
-inference are Segmenter's; the decoder is DEPICT's released default (3 layers, 3 heads; DEPICT
-facts sections 1.3-1.5).
+inference are Segmenter's; the decoder is DEPICT's released default (3 layers, 3 heads;
+QishuaiWen/DEPICT ``config.yml``, docs/official_reference.md#depict-decoder).
 """
 
 from ..common.models.depict_head import depict_head

@@ -1,5 +1,6 @@
 """Segmenter (Seg-B-Mask/16), ViT-B/16, ADE20K, 512x512 crops, 160k iterations (Segmenter's ADE20K
-recipe: 64 epochs x 20,210 images / batch 8 = about 161.7k iterations; DEPICT facts section 2).
+recipe: 64 epochs x 20,210 images / batch 8 = about 161.7k iterations;
+docs/official_reference.md#segmenter-and-depict-recipe).
 
 SGD lr 1e-3, momentum 0.9, no weight decay, poly 0.9 to 1e-5, batch 8; slide 512 / 480. SegViT's
 Table 1: 48.5 mIoU ss (Segmenter's paper), 129.6 GFLOPs (``benchmarks/flops.md``). Pretrained

@@ -1,9 +1,10 @@
 """Segmenter (Seg-L-Mask/16), ViT-L/16, ADE20K, 640x640 crops, 160k iterations (Segmenter's paper:
 51.8 mIoU ss / 53.6 ms; SegViT's Table 1: 671.8 GFLOPs; ``benchmarks/flops.md``).
 
-Segmenter's ADE20K recipe at 640 (DEPICT facts section 2): SGD lr 1e-3, batch 8, poly 0.9;
-train crops 640 (short side 640 x [0.5, 2.0]), test short side 640, slide 640 / 608. Weights: AugReg
-ViT-L/16 @384 converted as in the ViT-B config with ``--pretrain-img-size 640``.
+Segmenter's ADE20K recipe at 640 (docs/official_reference.md#segmenter-and-depict-recipe):
+SGD lr 1e-3, batch 8, poly 0.9; train crops 640 (short side 640 x [0.5, 2.0]), test short side
+640, slide 640 / 608. Weights: AugReg ViT-L/16 @384 converted as in the ViT-B config with
+``--pretrain-img-size 640``.
 """
 
 from ..common.data.ade20k import dataloader

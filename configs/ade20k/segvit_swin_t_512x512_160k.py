@@ -1,5 +1,6 @@
 """SegViT, Swin-T, ADE20K, 512x512 crops, 160k iterations (paper Table 6: 47.1 mIoU, 48.0 GFLOPs;
-facts section 8: the dev repo's ``segvit_swin_tiny_512x512_160k_ade20k.py``).
+docs/official_reference.md#segvit-swin-t-variant: the dev repo's
+``segvit_swin_tiny_512x512_160k_ade20k.py``).
 
 Swin-T (drop path 0.3) -> deformable-attention neck on res3-res5 -> ATM head (d 256, 8 heads,
 coarsest first). "Same AdamW recipe" as the ViT configs: lr 2e-5 with x10 on parameters named

@@ -1,5 +1,5 @@
 """SegViT, ViT-B/16, ADE20K, 512x512 crops, 160k iterations (paper Table 1: 51.3 mIoU ss,
-120.9 GFLOPs; facts section 5, ViT-B row).
+120.9 GFLOPs; docs/official_reference.md#segvit-training-recipe, ViT-B row).
 
 160k iters x 16 images = about 127 ADE20K epochs (20,210 training images). Pretrained weights:
 the ViT-B/16 used by SETR, with ImageNet mean/std, converted with the pos-embed at the 512 grid::
@@ -20,8 +20,9 @@ from ..common.train import train
 
 # mmseg resizes the stored 24x24 pos-embed once, at load time, to the 32x32 training grid and then
 # trains that 32x32 table; a 512 pos-embed grid reproduces this exactly (and 512 slide windows need
-# no resize at run time). The checkpoint must hold a 32x32 pos-embed (--pretrain-img-size 512
-# above): Detectron2's checkpointer skips a tensor of another shape with a warning.
+# no resize at run time). Converting with --pretrain-img-size 512 (above) stores the 32x32 table;
+# a checkpoint with another grid (e.g. 24x24) is resized bicubic on load by our checkpointer
+# (segvit/checkpoint/checkpointer.py), as mmseg does, with a log line.
 model.backbone.pretrain_img_size = 512
 model.head.num_classes = 150
 optimizer.weight_decay = 0.01

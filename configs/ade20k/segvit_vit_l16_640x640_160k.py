@@ -1,5 +1,5 @@
 """SegViT, ViT-L/16, ADE20K, 640x640 crops, 160k iterations (paper Table 1: 54.6 mIoU ss, 55.2 ms,
-637.9 GFLOPs; facts section 5, ADE20K ViT-L row).
+637.9 GFLOPs; docs/official_reference.md#segvit-training-recipe, ADE20K ViT-L row).
 
 160k iters x 16 images = about 127 ADE20K epochs. Pretrained weights: AugReg ViT-L/16 @384
 (``tools/convert_pretrained.py``) as ``train.init_checkpoint``.

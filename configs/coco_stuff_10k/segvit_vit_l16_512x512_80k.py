@@ -1,5 +1,6 @@
 """SegViT, ViT-L/16, COCO-Stuff-10K, 512x512 crops, 80k iterations (paper Table 2: 50.3 mIoU ms,
-383.9 GFLOPs; README 49.9 ss; facts section 5, COCO-Stuff-10K row).
+383.9 GFLOPs; README 49.9 ss; docs/official_reference.md#segvit-training-recipe, COCO-Stuff-10K
+row).
 
 80k iters x 16 images = about 142 epochs of the 9,000 training images.
 """

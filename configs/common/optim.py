@@ -1,5 +1,6 @@
-"""AdamW of the paper's recipe (facts section 5): lr 2e-5, head lr x10, no decay on backbone
-norms, global gradient-norm clipping at 35. ``tools/train_net.py`` fills in ``params.model``."""
+"""AdamW of the paper's recipe (docs/official_reference.md#segvit-training-recipe):
+lr 2e-5, head lr x10, no decay on backbone norms, global gradient-norm clipping at 35.
+``tools/train_net.py`` fills in ``params.model``."""
 
 import torch
 from detectron2.config import LazyCall as L

@@ -1,4 +1,5 @@
-"""Poly learning-rate schedule with linear warm-up (facts section 5): per iteration, power 1.0
+"""Poly learning-rate schedule with linear warm-up
+(docs/official_reference.md#segvit-training-recipe): per iteration, power 1.0
 (COCO-Stuff-10K: 2.0), min lr 0, 1,500 warm-up iterations from a factor of 1e-6."""
 
 from detectron2.config import LazyCall as L

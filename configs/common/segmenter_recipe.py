@@ -1,4 +1,5 @@
-"""Segmenter's optimisation recipe, which DEPICT keeps (DEPICT facts section 2): SGD momentum 0.9,
+"""Segmenter's optimisation recipe, which DEPICT keeps
+(docs/official_reference.md#segmenter-and-depict-recipe): SGD momentum 0.9,
 no weight decay, the same lr for backbone and decoder, no gradient clipping; poly schedule per
 iteration, power 0.9, down to min_lr 1e-5 (a factor 0.01 of lr 1e-3), no warm-up. ``lr``: 1e-3
 for ADE20K and PASCAL-Context."""

@@ -1,8 +1,10 @@
 """SegViT, ViT-L/16, PASCAL-Context with 59 classes (background ignored), 480x480 crops, 80k
-iterations: the authors' development-repo recipe (facts section 5, "Dev-repo only: PC-59
-configs"). The paper's Table 3 reports 60 classes and the released config has 60
+iterations: the authors' development-repo recipe
+(docs/official_reference.md#segvit-training-recipe, "Dev repo only, PASCAL-Context 59"). The paper's
+Table 3 reports 60 classes and the released config has 60
 (``configs/pascal_context_60/``), although the README labels its PASCAL-Context rows "59cls"
-(64.1 mIoU ss, 65.3 ms); which recipe produced those numbers is unresolved (facts section 10).
+(64.1 mIoU ss, 65.3 ms); which recipe produced those numbers is unresolved
+(docs/official_reference.md#segvit-known-issues).
 
 Differences from the 60-class recipe: 59 classes, lr 5e-6 (head 5e-5), weight decay 0.02,
 poly power 2.0 (the dev repo warms up for 1,500 iterations, or 100 in one variant).

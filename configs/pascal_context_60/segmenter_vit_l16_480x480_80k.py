@@ -1,8 +1,9 @@
 """Segmenter (Seg-L-Mask/16), ViT-L/16, PASCAL-Context (60 classes), 480x480 crops, 80k iterations
 (Segmenter's recipe: 256 epochs x 4,996 images / batch 16 = about 80k; paper 58.1 ss / 59.0 ms).
 
-SGD lr 1e-3, batch 16, poly 0.9 (DEPICT facts section 2); train: resize into 520 x [0.5, 2.0],
-480 crops; slide 480 / 448 (the official evaluation's stride crop - 32).
+SGD lr 1e-3, batch 16, poly 0.9 (docs/official_reference.md#segmenter-and-depict-recipe);
+train: resize into 520 x [0.5, 2.0], 480 crops; slide 480 / 448 (the official evaluation's stride
+crop - 32).
 """
 
 from ..common.data.pascal_context_60 import dataloader

@@ -1,6 +1,6 @@
 """SegViT, ViT-L/16, PASCAL-Context (60 classes), 480x480 crops, 80k iterations (paper Table 3:
 65.3 mIoU ms, 321.6 GFLOPs; README 64.1 ss, labelled "59cls" but the released config has 60 classes;
-facts section 5, PASCAL-Context row).
+docs/official_reference.md#segvit-training-recipe, PASCAL-Context row).
 
 80k iters x 16 images (officially 4 per GPU x 4 GPUs) = about 256 epochs of the 4,996 train images.
 """

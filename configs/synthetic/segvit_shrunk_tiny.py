@@ -36,6 +36,7 @@ model.head = L(QUATMHead)(
     num_heads=4,
     qu_layers=2,
     atm_layers=2,  # every layer supervised
+    feature_queries=False,  # official QU queries; True: not in the paper (docs/design.md)
 )
 dataloader.train.mapper.num_classes = "${model.head.num_classes}"
 train.output_dir = "output/segvit_shrunk_tiny"

@@ -31,6 +31,8 @@ model.backbone.update(
     num_heads=4,
     drop_path_rate=0.0,
     out_indices=(1, 2, 3),
+    # From scratch: the rule every stored tiny run used (not mmseg's); docs/design.md.
+    init="trunc_normal",
     # Trained from scratch: a conv stem instead of the linear patch embedding (Xiao et al. 2021)
     # makes the tiny ViT learn shapes within the demo's few minutes; see docs/design.md.
     patch_embed=L(ConvStem)(patch_size="${..patch_size}", embed_dim="${..embed_dim}"),

@@ -1,8 +1,9 @@
 """COCO-Stuff-10K (171 classes): ``coco_stuff_10k_sem_seg_{train,test}`` (9k train, 1k test images).
 
 Train: short side 512 x [0.5, 2.0] (long side <= 2048 x ratio), 512x512 crops; test: short side 512
-for any aspect ratio (mmseg ``min_size=512``, so every slide window is a full 512x512 crop; facts
-section 5). ``datasets/prepare_coco_stuff_10k.py`` writes the labels."""
+for any aspect ratio (mmseg ``min_size=512``, so every slide window is a full 512x512 crop;
+docs/official_reference.md#segvit-training-recipe). ``datasets/prepare_coco_stuff_10k.py`` writes
+the labels."""
 
 from .semseg import dataloader
 

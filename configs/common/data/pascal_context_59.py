@@ -2,7 +2,8 @@
 ``reduce_zero_label``): ``pascal_context_59_sem_seg_{train,val}`` (4,996 train, 5,104 val images).
 
 Same pipeline as the 60-class set: keep-ratio resize into (520, 520) x [0.5, 2.0] (LONG side
-520 x ratio), 480x480 crops; test: short side 520 (mmseg ``min_size=480`` rule, facts section 5).
+520 x ratio), 480x480 crops; test: short side 520 (mmseg ``min_size=480`` rule,
+docs/official_reference.md#segvit-training-recipe).
 ``datasets/prepare_pascal_context.py`` writes both label sets.
 """
 

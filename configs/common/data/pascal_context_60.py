@@ -2,7 +2,8 @@
 ``pascal_context_60_sem_seg_{train,val}`` (4,996 train, 5,104 val images).
 
 Train: keep-ratio resize into (520, 520) x [0.5, 2.0] (LONG side 520 x ratio), 480x480 crops
-(padded when smaller); test: short side 520 (mmseg ``min_size=480`` rule, facts section 5).
+(padded when smaller); test: short side 520 (mmseg ``min_size=480`` rule,
+docs/official_reference.md#segvit-training-recipe).
 ``datasets/prepare_pascal_context.py`` writes the labels."""
 
 from .semseg import dataloader

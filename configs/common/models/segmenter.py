@@ -27,6 +27,7 @@ model = L(PerPixelSegmentor)(
         mlp_ratio=4.0,
         drop_path_rate=0.1,
         drop_path_on_attn=True,  # Segmenter's own ViT blocks drop both residual branches
+        init="trunc_normal",  # Segmenter's own rule (segm/model/utils.py init_weights)
         norm_eps=1e-5,
         out_indices=(11,),  # the last block only
         cls_token=True,

@@ -22,6 +22,7 @@ model = L(SegViT)(
         mlp_ratio=4.0,
         drop_path_rate=0.1,
         drop_path_on_attn=False,  # official (mmseg 0.24): stochastic depth on the MLP branch only
+        init="mmseg",  # without pre-trained weights: mmseg VisionTransformer.init_weights
         out_indices=(5, 7, 11),  # 0-indexed blocks 6, 8, 12
     ),
     head=L(ATMHead)(

@@ -24,6 +24,7 @@ def add_segvit_config(cfg: CN) -> CN:
     vit.DEPTH = 12
     vit.NUM_HEADS = 12
     vit.MLP_RATIO = 4.0
+    vit.INIT = "mmseg"  # init rule without pre-trained weights: "mmseg" (official) | "trunc_normal"
     vit.DROP_PATH_RATE = 0.1
     vit.DROP_PATH_ON_ATTN = False  # official: stochastic depth on the MLP residual only
     vit.OUT_INDICES = [5, 7, 11]  # 0-indexed blocks; features are named "block5", "block7", ...

@@ -1,10 +1,10 @@
 """A backbone followed by Mask2Former's deformable-attention encoder, used as a neck.
 
-SegViT's Swin-T variant (paper Table 6; facts section 8) feeds Swin stages 2-4 (strides 8/16/32)
-through a 6-layer multi-scale deformable-attention encoder (256-d, GroupNorm input projections,
-sine position encoding) and runs the ATM head on the three refined maps, coarsest first. That
-encoder is exactly maskformer2's ``MSDeformAttnPixelDecoder`` given only those three maps and
-``common_stride`` equal to their finest stride (so it adds no FPN level).
+SegViT's Swin-T variant (paper Table 6; docs/official_reference.md#segvit-swin-t-variant) feeds Swin
+stages 2-4 (strides 8/16/32) through a 6-layer multi-scale deformable-attention encoder (256-d,
+GroupNorm input projections, sine position encoding) and runs the ATM head on the three refined
+maps, coarsest first. That encoder is exactly maskformer2's ``MSDeformAttnPixelDecoder`` given only
+those three maps and ``common_stride`` equal to their finest stride (so it adds no FPN level).
 """
 
 from typing import Dict

@@ -107,10 +107,31 @@ class SafeCheckpointer(DetectionCheckpointer):
         self._convert_ndarray_to_tensor(state)
         if state and all(k.startswith("module.") for k in state):  # DDP prefix, as fvcore
             checkpoint["model"] = state = {k[len("module.") :]: v for k, v in state.items()}
+        checkpoint["model"] = state = self._backbone_into_net(state)
         self._resize_pos_embeds(state)
         incompatible = super()._load_model(checkpoint)
         self.last_incompatible = incompatible
         return incompatible
+
+    def _backbone_into_net(self, state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Load a ViT checkpoint (``backbone.<key>``, e.g. from ``tools/convert_pretrained.py`` or
+        ``tools/pretrain_tiny_backbone.py``) into a ViT wrapped by ``SimpleFeaturePyramid``
+        (``backbone.net.<key>``: MaskFormer / Mask2Former), with a log line. Only when none of the
+        checkpoint's ``backbone.`` keys exists in the model and the renamed ones do."""
+        keys = [k for k in state if k.startswith("backbone.")]
+        model_keys = set(self.model.state_dict())
+        if not keys or any(k.startswith("backbone.net.") or k in model_keys for k in keys):
+            return state
+        if not any("backbone.net." + k[len("backbone.") :] in model_keys for k in keys):
+            return state
+        logger.info(
+            "Loading the checkpoint's backbone.* tensors into the model's backbone.net.* (a ViT "
+            "inside SimpleFeaturePyramid)"
+        )
+        return {
+            ("backbone.net." + k[len("backbone.") :] if k.startswith("backbone.") else k): v
+            for k, v in state.items()
+        }
 
     def _resize_pos_embeds(self, state: Dict[str, torch.Tensor]) -> None:
         """Resize ViT ``pos_embed`` tensors stored for another token grid to the model's grid.

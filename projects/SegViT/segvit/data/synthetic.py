@@ -61,7 +61,9 @@ SPLITS = ("train", "val")
 _GENERATOR = "segvit-synthetic"
 DATA_VERSION = 3  # 3: class fill textures, larger shapes; 2: hue pairs; 1: one shared palette
 _DEFAULTS = {"num_train": 300, "num_val": 50, "seed": 0}
-_SPLIT_IDS = {"train": 0, "val": 1}
+# Stream id of each split: sample i of a split is drawn from default_rng([seed, id, i]). 2 and 3 are
+# the backbone pre-training images (``synthetic_pretrain.py``), disjoint from train and val.
+_SPLIT_IDS = {"train": 0, "val": 1, "pretrain_train": 2, "pretrain_val": 3}
 _JPEG_QUALITY = 90
 
 

@@ -1,6 +1,7 @@
 """Augmentations of the SegViT training / test pipelines that Detectron2 lacks.
 
-The official SegViT code trains with mmseg 0.24's pipeline (segvit_facts.md section 5):
+The official SegViT code trains with mmseg 0.24's pipeline (zbwxp/SegVit
+``configs/segvit/*.py``; docs/official_reference.md#segvit-training-recipe):
 ``Resize(img_scale, ratio_range=(0.5, 2.0), keep_ratio=True)`` -> ``RandomCrop(crop,
 cat_max_ratio=0.75)`` -> ``RandomFlip(0.5)`` -> ``PhotoMetricDistortion`` -> ``Pad(crop, img 0,
 label 255)``. The augmentations here reproduce mmseg's size arithmetic (``mmcv.rescale_size``) and

@@ -37,16 +37,20 @@ class ConfigOverrideError(ValueError):
     """A ``key=value`` override that names no key of the config or has the wrong type."""
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+def add_config_arguments(
+    parser: argparse.ArgumentParser, *, required: bool = True, default: Optional[str] = None
+) -> None:
     """``--config-file FILE`` and the trailing ``key=value`` overrides (as d2's parser).
 
-    ``--config`` is accepted as an older spelling of ``--config-file``.
+    ``--config`` is accepted as an older spelling of ``--config-file``; a tool with a natural
+    config (``required=False``) gives it as ``default``.
     """
     parser.add_argument(
         "--config-file",
         "--config",
         dest="config_file",
-        required=True,
+        required=required,
+        default=default,
         metavar="FILE",
         help="a LazyConfig file (configs/...)",
     )

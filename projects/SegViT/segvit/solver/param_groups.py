@@ -1,4 +1,5 @@
-"""Parameter groups of the paper's recipe (facts section 5): head lr x10, no decay on ViT norms.
+"""Parameter groups of the paper's recipe: head lr x10, no decay on ViT norms
+(docs/official_reference.md#segvit-training-recipe).
 
 The official mmseg config matches parameter names against ``head`` (lr x10) before ``norm``
 (weight decay 0), so the head's LayerNorms keep weight decay while the backbone's do not; we

@@ -1,6 +1,6 @@
 """Checks shared by the dataset loaders, the dataset mapper and ``datasets/check.py``.
 
-Errors name the offending file or folder and say how to fix it (STYLE.md point 6).
+Errors name the offending file or folder and say how to fix it (docs/design.md, "Errors").
 """
 
 import os

@@ -1,7 +1,8 @@
 """Plain ViT backbone with multi-layer outputs (SegViT, NeurIPS 2022, section 3.1).
 
-Facts: ``segvit_facts.md`` section 1 (mmseg ``VisionTransformer`` with ``with_cls_token=False``,
-``final_norm=False``, bicubic pos-embed resizing, output stride 16 for every tapped block).
+Official: zbwxp/SegVit ``configs/_base_/models/seg_vit-b16.py`` (mmseg ``VisionTransformer`` with
+``with_cls_token=False``, ``final_norm=False``, bicubic pos-embed resizing, output stride 16 for
+every tapped block); docs/official_reference.md#segvit-backbone.
 """
 
 import logging
@@ -12,10 +13,11 @@ import torch
 import torch.nn as nn
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
-from timm.layers import PatchEmbed, trunc_normal_
+from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 
 from .utils import map_to_tokens, resize_pos_embed, tokens_to_map
+from .vit_init import init_vit_weights
 
 __all__ = ["ViT", "build_segvit_vit_backbone"]
 
@@ -25,16 +27,18 @@ logger = logging.getLogger(__name__)
 class ViT(Backbone):
     """Plain ViT returning the outputs of selected blocks as stride-``patch_size`` maps.
 
-    As in the official SegViT backbone (facts section 1): no class token in the blocks, no final
-    LayerNorm, and an absolute position embedding stored for the pretraining grid and resized
-    bicubically to the actual token grid (any ``(h, w)``, not only square) at every forward.
+    As in the official SegViT backbone (docs/official_reference.md#segvit-backbone): no class
+    token in the blocks, no final LayerNorm, and an absolute position embedding stored for the
+    pretraining grid and resized bicubically to the actual token grid (any ``(h, w)``, not only
+    square) at every forward.
     ``cls_token``, ``final_norm`` and ``pos_embed_interp`` give Segmenter's / DEPICT's ViT instead.
     Blocks are timm's, so the parameter names are timm's (``patch_embed.proj.weight``,
     ``pos_embed``, ``blocks.N.attn.qkv.weight``, ...) and timm checkpoints load by name.
 
     Subclassing: :meth:`forward` runs a loop over :meth:`_forward_block`, which receives and
     returns the tokens together with their grid ``(h, w)``. A subclass that changes the grid inside
-    a block (e.g. the Shrunk backbone's query down-sampling, facts section 4) overrides
+    a block (e.g. the Shrunk backbone's query down-sampling, zbwxp/SegVit
+    ``backbone/vit_shrink.py``) overrides
     :meth:`_forward_block` for that index and adjusts ``self._out_feature_strides`` after
     ``super().__init__()``.
     """
@@ -58,6 +62,7 @@ class ViT(Backbone):
         cls_token: bool = False,
         final_norm: bool = False,
         pos_embed_interp: str = "bicubic",
+        init: str = "trunc_normal",
     ):
         """
         Args:
@@ -82,11 +87,16 @@ class ViT(Backbone):
                 :class:`~segvit.modeling.backbone.conv_stem.ConvStem` for training from scratch.
             cls_token (bool): prepend a learnable class token (with its own position embedding
                 ``cls_pos_embed``) that goes through every block and is dropped from the outputs,
-                as Segmenter's and DEPICT's ViT (DEPICT facts section 1.1). SegViT: False.
+                as Segmenter's and DEPICT's ViT (QishuaiWen/DEPICT
+                ``model/vit.py``; docs/official_reference.md#depict-decoder). SegViT: False.
             final_norm (bool): apply the pretrained final LayerNorm ``norm`` to the output of the
                 last block (which must then be tapped), as Segmenter and DEPICT. SegViT: False.
             pos_embed_interp (str): ``F.interpolate`` mode that resizes the pos-embed to the token
                 grid ("bicubic" as SegViT/mmseg, "bilinear" as Segmenter).
+            init (str): initialisation rule when no pre-trained weights are loaded (see
+                ``vit_init.py``): "mmseg" (the official SegViT backbone's, mmseg
+                ``VisionTransformer.init_weights``; the paper configs) or "trunc_normal"
+                (timm-style; the tiny from-scratch configs, docs/design.md).
         """
         super().__init__()
         img_h, img_w = (
@@ -122,6 +132,7 @@ class ViT(Backbone):
         self.pretrain_grid = (img_h // patch_size, img_w // patch_size)
         self.out_indices = out_indices
         self.pos_embed_interp = pos_embed_interp
+        self.init_rule = init
 
         # img_size=None: timm does no size checks; forward checks divisibility itself.
         self.patch_embed = (
@@ -168,19 +179,8 @@ class ViT(Backbone):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """timm-style init: trunc-normal(.02) for pos_embed and Linear weights, zero biases."""
-        trunc_normal_(self.pos_embed, std=0.02)
-        for extra in (self.cls_token, self.cls_pos_embed):
-            if extra is not None:
-                trunc_normal_(extra, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        """Initialise every parameter by ``self.init_rule`` (``vit_init.init_vit_weights``)."""
+        init_vit_weights(self, self.init_rule)
 
     @property
     def size_divisibility(self) -> int:
@@ -260,6 +260,7 @@ def vit_kwargs_from_cfg(cfg, input_shape: ShapeSpec) -> Dict:
         depth=vit.DEPTH,
         num_heads=vit.NUM_HEADS,
         mlp_ratio=vit.MLP_RATIO,
+        init=vit.INIT,
         drop_path_rate=vit.DROP_PATH_RATE,
         drop_path_on_attn=vit.DROP_PATH_ON_ATTN,
         out_indices=tuple(vit.OUT_INDICES),

@@ -58,6 +58,7 @@ class QUATMHead(nn.Module):
         dropout: float = 0.1,
         query_resize_mode: str = "bicubic",
         shared_in_proj_init: bool = True,
+        feature_queries: bool = False,
     ):
         """
         Args:
@@ -78,6 +79,10 @@ class QUATMHead(nn.Module):
             shared_in_proj_init (bool): the layers of each QU decoder and of the ATM stage start
                 with equal attention ``in_proj`` weights, as the official
                 ``nn.TransformerDecoder`` copies (:func:`~.atm_head.share_in_proj_init`).
+            feature_queries (bool): not in the paper, off by default: the QU queries start as the
+                table plus the first input feature (projected and normed; it has the output
+                grid), so they depend on the image from the first step (docs/design.md, "Shrunk
+                from scratch"). The official queries are the table alone.
         """
         super().__init__()
         if len(in_features) == 0:
@@ -90,6 +95,7 @@ class QUATMHead(nn.Module):
         self.in_features = list(in_features)
         self.query_grid = query_grid
         self.query_resize_mode = query_resize_mode
+        self.feature_queries = feature_queries
 
         self.input_proj = nn.ModuleList(nn.Linear(in_channels, embed_dim) for _ in in_features)
         self.proj_norm = nn.ModuleList(nn.LayerNorm(embed_dim) for _ in in_features)
@@ -166,11 +172,13 @@ class QUATMHead(nn.Module):
         first = features[self.in_features[0]]
         batch, hw = first.shape[0], tuple(first.shape[-2:])
         query = self.queries(hw).repeat(batch, 1, 1)  # (B, h16*w16, d)
-        for name, proj, norm, layers in zip(
-            self.in_features, self.input_proj, self.proj_norm, self.qu_decoders
+        for index, (name, proj, norm, layers) in enumerate(
+            zip(self.in_features, self.input_proj, self.proj_norm, self.qu_decoders)
         ):
             tokens, _ = map_to_tokens(features[name])  # (B, h_i*w_i, C)
             memory = norm(proj(tokens))  # (B, h_i*w_i, d)
+            if index == 0 and self.feature_queries:
+                query = query + memory  # the first feature has the output grid h16 x w16
             for layer in layers:  # = layer(query, memory), attention through SDPA
                 query = decoder_layer_forward(layer, query, memory)  # (B, h16*w16, d)
         return query, hw
