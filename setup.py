@@ -10,6 +10,7 @@ setup(
     packages=find_packages("projects/SegViT"),
     python_requires=">=3.10",
     # The pinned stack is installed by tools/setup_env.sh from requirements/constraints.txt;
-    # Detectron2 and maskformer2 are not installable as plain requirements (see DEVELOPERS.md).
+    # Detectron2 and maskformer2 are not installable as plain requirements
+    # (README.md, "Setup details").
     install_requires=[],
 )

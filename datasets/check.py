@@ -13,6 +13,7 @@ orientation tag (training and evaluation read the stored pixels of image and lab
 16-bit images (read scaled to 8 bits). Exits with status 1
 when a problem other than a warning is found.
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import os
 import sys
@@ -222,7 +223,11 @@ def main(argv=None) -> int:
         "--folder", nargs=2, metavar=("IMAGE_ROOT", "LABEL_ROOT"), help="check a folder pair"
     )
     parser.add_argument("--num-classes", type=int, help="number of classes, 1..255 (with --folder)")
-    parser.add_argument("--image-ext", default="jpg", help="image extension (with --folder)")
+    parser.add_argument(
+        "--image-ext",
+        default="",
+        help="image extension (with --folder); default: found from the files",
+    )
     parser.add_argument("--max-files", type=int, default=None, help="check only N records")
     parser.add_argument("--max-per-kind", type=int, default=20, help="files listed per kind")
     args = parser.parse_args(argv)
@@ -239,7 +244,7 @@ def main(argv=None) -> int:
             args.name,
             *args.folder,
             [f"class_{i}" for i in range(args.num_classes)],
-            image_ext=args.image_ext,
+            image_ext=args.image_ext or None,  # None: as the loader, from the files
         )
     elif not args.name:
         parser.error("give a registered dataset name or --folder IMAGE_ROOT LABEL_ROOT")

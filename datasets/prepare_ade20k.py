@@ -8,6 +8,7 @@ builtin registration reads; the raw folders are never written to.
 
     python datasets/prepare_ade20k.py            # root: $DETECTRON2_DATASETS or ./datasets
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import os
 import sys

@@ -10,6 +10,7 @@ Input (``cocostuff-10k-v1.1.zip`` or ``-v1.0.zip`` unzipped into one folder)::
 
 Output: ``<src>/annotations_detectron2/{train,test}/<name>.png`` (uint8, train ids 0..170, 255 =
 unlabeled). Images are not copied: the registered datasets read ``<src>/images`` and take the split
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 from the converted label folder.
 
 What is known about the two layouts (from ``upgradeLabelsToVersion11.m`` in

@@ -29,6 +29,7 @@ images that have a .mat: close to, but not exactly, the standard split (a third-
 
     python datasets/prepare_pascal_context.py     # root: $DETECTRON2_DATASETS or ./datasets
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import logging
 import os

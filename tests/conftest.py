@@ -7,6 +7,9 @@ import tempfile
 # Datasets (the synthetic one is generated on first use) go to a temp folder, never into the
 # repo; this must happen before `segvit` is imported, which registers datasets under this root.
 os.environ.setdefault("DETECTRON2_DATASETS", tempfile.mkdtemp(prefix="segvit-test-datasets-"))
+# A thread count chosen here, not by tools/train_net.py from the machine's load (which changes
+# between two runs that a test compares).
+os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -12,6 +12,7 @@ multiply-add = one flop, the paper's convention), at the model's inference crop 
 with a whole-image pass (the paper counts one crop). Ops fvcore cannot count are bounded, and the
 tool fails rather than report a total that could miss more than 1% (``segvit.analysis.flops``).
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import dataclasses
 import json

@@ -9,6 +9,7 @@ per-class IoU side by side and writes them as JSON. Example::
         --output output/demo/presence.json train.init_checkpoint=output/demo/model_final.pth
 """
 
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import json
 import os

@@ -13,6 +13,7 @@ Example::
         train.init_checkpoint=output/rsseg_r_tiny/model_final.pth
 """
 
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import json
 from typing import Dict, Optional, Sequence

@@ -10,6 +10,7 @@ Example::
     python tools/color_baseline.py --output output/color_baseline/metrics.json
 """
 
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import json
 import sys

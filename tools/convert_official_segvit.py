@@ -17,6 +17,7 @@ Example (docs/model_zoo.md lists every released checkpoint with its config)::
 
 Trailing ``key=value`` arguments override the config, checked as in ``tools/train_net.py``.
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import re
 import sys
@@ -65,8 +66,14 @@ def build_reference_model(config: str, opts: List[str]):
 def describe_meta(meta: Any, pixel_mean, pixel_std) -> List[str]:
     """Report lines about the file's mmcv ``meta``: versions, iteration, classes, and the
     normalisation of its config text compared with the model's."""
-    if not isinstance(meta, dict):
-        return []
+    ours_mean = [round(float(v), 3) for v in pixel_mean]
+    ours_std = [round(float(v), 3) for v in pixel_std]
+    unchecked = (
+        f"normalisation not checked: {{}}; evaluating with the config's mean {ours_mean}, std "
+        f"{ours_std} (docs/model_zoo.md, 'Normalisation of the ViT-B model')"
+    )
+    if not isinstance(meta, dict) or not meta:
+        return [unchecked.format("the file has no meta")]
     lines = []
     versions = {k: meta[k] for k in ("mmcv_version", "mmseg_version", "iter") if k in meta}
     if versions:
@@ -78,8 +85,6 @@ def describe_meta(meta: Any, pixel_mean, pixel_std) -> List[str]:
     if match:
         mean = [float(v) for v in match.group(1).split(",")]
         std = [float(v) for v in match.group(2).split(",")]
-        ours_mean = [round(float(v), 3) for v in pixel_mean]
-        ours_std = [round(float(v), 3) for v in pixel_std]
         same = ours_mean == [round(v, 3) for v in mean] and ours_std == [round(v, 3) for v in std]
         lines.append(
             f"normalisation in the file's config: mean {mean}, std {std} "
@@ -90,6 +95,8 @@ def describe_meta(meta: Any, pixel_mean, pixel_std) -> List[str]:
                 f"{ours_std}: set model.pixel_mean / model.pixel_std to the file's to evaluate)"
             )
         )
+    else:
+        lines.append(unchecked.format("the file's meta holds no config text with img_norm_cfg"))
     return lines
 
 

@@ -16,6 +16,7 @@ pos-embed resize) add ``--class-token --final-norm --pos-embed-interp bilinear``
 
 Then set ``train.init_checkpoint`` (LazyConfig) or ``MODEL.WEIGHTS`` (yacs) to the output file.
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import sys
 from typing import List, Optional

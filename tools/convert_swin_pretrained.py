@@ -34,6 +34,7 @@ Examples (ADE20K Swin-T configs)::
 The model config must use the file's dimensions (printed as ``arch:``); Detectron2's checkpointer
 skips tensors of the wrong shape with only a warning.
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import sys
 from typing import List, Optional

@@ -8,7 +8,8 @@ Example::
         train.init_checkpoint=output/demo/model_final.pth
 
 ``--input`` takes image files, folders and globs. For each image ``NAME`` it writes
-``NAME_overlay.jpg`` (prediction blended over the image), ``NAME_label.png`` (palette PNG whose
+``NAME_overlay.jpg`` (prediction blended over the image, with a legend strip under it: each
+predicted class's colour, name and share of the pixels), ``NAME_label.png`` (palette PNG whose
 pixel values are class indices) and, for the whole run, ``areas.json`` (per image: the fraction
 of pixels of each predicted class). Inputs whose names clash (``a.jpg``, ``a.png``, ``x/a.jpg``)
 get distinct names (``a_jpg``, ``a_png``, ``a_jpg_2``) and ``areas.json`` keys them by path.
@@ -17,6 +18,7 @@ get distinct names (``a_jpg``, ``a_png``, ``a_jpg_2``) and ``areas.json`` keys t
 A photo's EXIF orientation is applied (the image is segmented upright, as a viewer shows it).
 Runs on ``train.device`` (the config's; override with ``train.device=cpu`` or ``cuda``).
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import glob
 import json
@@ -40,7 +42,7 @@ from segvit.engine.cli import (
 )
 from segvit.engine.run_folder import check_output_folder, claim_output_folder
 from segvit.predictor import SemSegPredictor
-from segvit.visualization import overlay
+from segvit.visualization import overlay_with_legend
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
     for path, stem in zip(paths, stems):
         rgb = read_image_pixels(path, "RGB", apply_exif=True)  # upright; 16-bit scaled
         label = predictor(rgb)["sem_seg"]
-        vis = overlay(rgb, label, predictor.colors)
+        vis = overlay_with_legend(rgb, label, predictor.colors, predictor.class_names)
         Image.fromarray(vis).save(os.path.join(args.output, f"{stem}_overlay.jpg"), quality=92)
         save_label_png(label, predictor.colors, os.path.join(args.output, f"{stem}_label.png"))
         key = os.path.basename(path) if basenames[os.path.basename(path)] == 1 else path

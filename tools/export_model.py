@@ -18,6 +18,7 @@ docs/deployment.md. Without ``train.init_checkpoint`` the model is exported with
 (a warning says so): useful only to check exportability and speed.
 """
 
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import json
 import logging

@@ -19,6 +19,7 @@ Seeded (``--seed``) and reproducible on the CPU. Example (docs/results.md)::
     python tools/train_net.py --config-file configs/synthetic/segvit_tiny.py --num-gpus 0 \\
         train.init_checkpoint=output/pretrained_tiny/backbone_tiny.pth
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import json
 import logging

@@ -16,6 +16,7 @@ Examples::
 A folder holding another run's checkpoints is refused without ``--resume`` or
 ``--overwrite-output``; ``--eval-only`` writes into ``<output_dir>/eval_<N>``.
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import logging
 import sys
 
@@ -41,6 +42,7 @@ from segvit.engine.cli import add_weights_arguments, check_device, load_config
 from segvit.engine.device import describe_device, resolve_device
 from segvit.engine.finish import finish_resumed_run
 from segvit.engine.output_dir import new_eval_output_dir, training_output_dir
+from segvit.engine.progress import EarlyProgress, apply_cpu_threads
 from segvit.modeling.meta_arch.inference import parse_eval_modes, set_inference_mode
 
 logger = logging.getLogger("segvit.train_net")
@@ -153,6 +155,11 @@ def do_train(args, cfg):
                 if comm.is_main_process()
                 else None
             ),
+            (  # the metrics line at iterations 1, 2, 5, 10, 20 too: progress from the start
+                EarlyProgress(cfg.train.max_iter, cfg.train.log_period)
+                if comm.is_main_process()
+                else None
+            ),
         ]
     )
     # Loads weights, optimizer, lr schedule, iteration and RNG states when resuming.
@@ -171,8 +178,13 @@ def do_train(args, cfg):
 def main(args):
     cfg = load_config(args.config_file, args.opts)  # a typo'd or wrong-typed override stops here
     cfg.train.device = resolve_device(cfg.train.device, num_gpus=args.num_gpus)  # "auto"
+    threads = apply_cpu_threads() if cfg.train.device == "cpu" else ""  # from cores and load
     if comm.is_main_process():  # before Detectron2's long set-up log
         print(f"train_net: device {describe_device(cfg.train.device)}", flush=True)
+        if threads:
+            print(f"train_net: {threads}", flush=True)
+        if not args.eval_only:
+            print(f"train_net: {plan_line(cfg)}", flush=True)
     check_train_settings(cfg)
     check_num_classes(cfg, ("test",) if args.eval_only else ("train", "test"))
 
@@ -203,6 +215,19 @@ def main(args):
             raise
         raise disk_full from None  # one error, not a chain of them
     return None
+
+
+def plan_line(cfg) -> str:
+    """What the run will do, in one line, before the set-up log."""
+    batch = cfg.dataloader.train.total_batch_size * cfg.train.get("grad_accum_steps", 1)
+    period = cfg.train.log_period
+    first = ", ".join(str(n - 1) for n in (1, 2, 5, 10, 20) if n < period)
+    return (
+        f"training {cfg.train.max_iter} iterations of {batch} images into "
+        f"{cfg.train.output_dir}; progress lines at iter {first} (counted from 0), then every "
+        f"{period} (iter {period - 1}, {2 * period - 1}, ...; train.log_period); evaluation "
+        f"every {cfg.train.eval_period} iterations and at the end"
+    )
 
 
 def setup(cfg, args):

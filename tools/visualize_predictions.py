@@ -8,6 +8,7 @@ Example (after ``make demo`` trained the model)::
 
 Runs on ``train.device`` (the config's; override with ``train.device=cpu`` or ``cuda``).
 """
+import segvit.warning_filters  # noqa: F401  # isort: skip  (first: quiets library import warnings)
 import argparse
 import os
 import sys

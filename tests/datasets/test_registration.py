@@ -192,6 +192,8 @@ def test_check_label_values():
         check_label_values(np.array([[-1, 0]], np.int32), 5, 255, "neg.png")
 
 
-def test_make_palette_is_distinct():
+def test_make_palette_is_distinct_and_never_black():
     colors = make_palette(256)
-    assert colors[0] == [0, 0, 0] and len({tuple(c) for c in colors}) == 256
+    assert len({tuple(c) for c in colors}) == 256
+    # a black class 0 (often the background) would darken a whole overlay
+    assert [0, 0, 0] not in colors

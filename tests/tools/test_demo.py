@@ -70,7 +70,9 @@ def test_demo_writes_overlays_palette_labels_and_areas(checkpoint, images, tmp_p
     assert label.mode == "P" and label.size == (93, 67)
     assert np.array(label).max() < len(SYNTHETIC_COLORS)
     assert label.getpalette()[:3] == list(SYNTHETIC_COLORS[0])
-    assert Image.open(out / "a_overlay.jpg").size == (100, 70)
+    width, height = Image.open(out / "a_overlay.jpg").size
+    assert width == 100 and height > 70  # the image, then the legend strip (18 px a row)
+    assert (height - 70) % 18 == 0
     saved = json.loads((out / "areas.json").read_text())
     assert saved == areas and set(saved) == {"a.jpg", "b.png"}
     assert sum(saved["a.jpg"].values()) == pytest.approx(1.0, abs=1e-4)

@@ -10,11 +10,11 @@ depend only on the seed and the position in the stream, and ``tools/train_net.py
 """
 
 from detectron2.config import LazyCall as L
-from detectron2.data import build_detection_test_loader, get_detection_dataset_dicts
+from detectron2.data import get_detection_dataset_dicts
 from detectron2.evaluation import SemSegEvaluator
 from omegaconf import OmegaConf
 
-from segvit.data.build import build_semseg_train_loader
+from segvit.data.build import build_semseg_test_loader, build_semseg_train_loader
 from segvit.data.dataset_mapper import SemSegDatasetMapper
 from segvit.data.transforms import build_test_augmentations, build_train_augmentations
 
@@ -33,11 +33,11 @@ dataloader.train = L(build_semseg_train_loader)(
         num_classes=None,  # set to check label values (a value >= num_classes stops with its file)
     ),
     total_batch_size=16,
-    num_workers=4,
+    num_workers=4,  # per process; fewer where the process has fewer cores (segvit/data/workers.py)
     seed="${train.seed}",
     skip_batches=0,  # set by tools/train_net.py when resuming
 )
-dataloader.test = L(build_detection_test_loader)(
+dataloader.test = L(build_semseg_test_loader)(
     dataset=L(get_detection_dataset_dicts)(names="???", filter_empty=False),
     mapper=L(SemSegDatasetMapper)(
         is_train=False,

@@ -4,7 +4,11 @@ Importing the package registers the backbones, heads and meta-architectures in D
 registries and the built-in synthetic dataset in ``DatasetCatalog``.
 """
 
-from . import data, modeling  # noqa: F401  (registration side effects)
-from .config import add_segvit_config  # noqa: F401
+from .warning_filters import install_warning_filters
+
+install_warning_filters()  # first: Detectron2 and fvcore warn while they are imported
+
+from . import data, modeling  # noqa: F401,E402  (registration side effects)
+from .config import add_segvit_config  # noqa: F401,E402
 
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ beyond the K maps at the test resolution. ``mask_probs`` (K maps at full size by
 only computed when asked for.
 """
 
+import logging
 import os
 from typing import Dict, List, Optional, Sequence
 
@@ -24,8 +25,13 @@ from detectron2.data import transforms as T
 
 from segvit.checkpoint import load_model_weights
 from segvit.data.class_count import check_num_classes
+from segvit.data.datasets.config_datasets import resolve_dataset_names
+from segvit.data.datasets.folder import make_palette
+from segvit.visualization import visible_colors
 
 from .modeling.meta_arch.postprocess import upsampled_argmax
+
+logger = logging.getLogger(__name__)
 
 
 def test_dataset_name(cfg) -> Optional[str]:
@@ -33,7 +39,8 @@ def test_dataset_name(cfg) -> Optional[str]:
         names = cfg.dataloader.test.dataset.names
     except Exception:  # noqa: BLE001  (a config without a test loader is fine here)
         return None
-    return names if isinstance(names, str) else list(names)[0]
+    names = resolve_dataset_names(names)  # registers a dataset named by config values
+    return names[0] if names else None
 
 
 class SemSegPredictor:
@@ -70,14 +77,23 @@ class SemSegPredictor:
         name = test_dataset_name(cfg)
         meta = MetadataCatalog.get(name) if name else None
         num_classes = self._num_classes()
-        self.class_names: List[str] = list(
-            getattr(meta, "stuff_classes", None) or [f"class {k}" for k in range(num_classes)]
-        )
-        colors = getattr(meta, "stuff_colors", None)
-        if not colors:
-            rng = np.random.RandomState(0)
-            colors = rng.randint(0, 255, size=(len(self.class_names), 3)).tolist()
-        self.colors: Sequence[Sequence[int]] = colors
+        names = getattr(meta, "stuff_classes", None)
+        if not names:
+            logger.warning(
+                "Class names: %s, so classes are called 'class 0' ... 'class %d'. They come from "
+                "the metadata of the config's test dataset (dataloader.test.dataset.names): use "
+                "the config that registers it (configs/custom/*.py take custom.class_names=[...]) "
+                "or register it before building the predictor.",
+                (
+                    f"dataset {name!r} is not registered in this process"
+                    if name
+                    else "the config names no test dataset"
+                ),
+                max(num_classes - 1, 0),
+            )
+        self.class_names: List[str] = list(names or [f"class {k}" for k in range(num_classes)])
+        colors = getattr(meta, "stuff_colors", None) or make_palette(max(len(self.class_names), 1))
+        self.colors: Sequence[Sequence[int]] = visible_colors(colors)
 
     def _num_classes(self) -> int:
         head = getattr(self.model, "head", None)

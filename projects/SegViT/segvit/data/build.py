@@ -23,11 +23,22 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 import torch.utils.data as torchdata
-from detectron2.data import DatasetFromList, build_detection_train_loader
+from detectron2.data import (
+    DatasetFromList,
+    build_detection_test_loader,
+    build_detection_train_loader,
+)
 from detectron2.data.samplers import TrainingSampler
 from detectron2.utils import comm
 
-__all__ = ["ResumableTrainingSampler", "PositionSeededMapDataset", "build_semseg_train_loader"]
+from .workers import loader_workers
+
+__all__ = [
+    "ResumableTrainingSampler",
+    "PositionSeededMapDataset",
+    "build_semseg_test_loader",
+    "build_semseg_train_loader",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +149,8 @@ def build_semseg_train_loader(
             :func:`get_detection_dataset_dicts`.
         mapper (callable): dataset dict -> model input, e.g. :class:`SemSegDatasetMapper`.
         total_batch_size (int): batch over all processes (each gets total / world size).
-        num_workers (int): data-loader worker processes per training process.
+        num_workers (int): data-loader worker processes per training process, at most one less
+            than the process's CPU cores (:func:`~segvit.data.workers.loader_workers`).
         seed (int or None): seed of the index stream and of the per-item augmentation; None or
             negative draws a random seed shared by all processes (the run is then not
             reproducible). LazyConfigs pass ``train.seed``.
@@ -169,9 +181,20 @@ def build_semseg_train_loader(
         sampler=sampler,
         total_batch_size=total_batch_size,
         aspect_ratio_grouping=False,
-        num_workers=num_workers,
+        num_workers=loader_workers(num_workers, what="training data loader"),
         # Worker base seeds come from this generator, not from the global torch RNG, so creating
         # the loader iterator does not shift the model's RNG stream.
         seed=seed + comm.get_rank(),
+        **kwargs,
+    )
+
+
+def build_semseg_test_loader(dataset, *, mapper: Callable, num_workers: int = 0, **kwargs):
+    """Detectron2's :func:`build_detection_test_loader` with ``num_workers`` capped at one less
+    than the process's CPU cores (:func:`~segvit.data.workers.loader_workers`)."""
+    return build_detection_test_loader(
+        dataset,
+        mapper=mapper,
+        num_workers=loader_workers(num_workers, what="test data loader"),
         **kwargs,
     )

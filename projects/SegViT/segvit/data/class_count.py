@@ -12,6 +12,8 @@ from typing import List, Optional, Sequence, Tuple
 from detectron2.data import MetadataCatalog
 from omegaconf import OmegaConf
 
+from .datasets.config_datasets import resolve_dataset_names
+
 __all__ = ["config_num_classes", "dataset_names", "dataset_num_classes", "check_num_classes"]
 
 logger = logging.getLogger(__name__)
@@ -30,15 +32,16 @@ def config_num_classes(cfg) -> Optional[Tuple[int, str]]:
 
 
 def dataset_names(cfg, splits: Sequence[str] = ("train", "test")) -> List[Tuple[str, str]]:
-    """``[(config key, dataset name)]`` of ``dataloader.<split>.dataset.names`` in ``cfg``."""
+    """``[(config key, dataset name)]`` of ``dataloader.<split>.dataset.names`` in ``cfg``.
+
+    A ``names`` node that registers a dataset from config values (``configs/custom``) is built
+    here, which registers the dataset.
+    """
     found = []
     for split in splits:
         key = f"dataloader.{split}.dataset.names"
         names = OmegaConf.select(cfg, key, default=None)
-        if names is None or names == "???":
-            continue
-        for name in [names] if isinstance(names, str) else list(names):
-            found.append((key, name))
+        found += [(key, name) for name in resolve_dataset_names(names)]
     return found
 
 

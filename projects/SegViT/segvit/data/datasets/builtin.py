@@ -100,7 +100,7 @@ def _coco_stuff_colors() -> List[List[int]]:
     d2_colors = {c["id"]: list(c["color"]) for c in COCO_CATEGORIES}
     colors = [d2_colors.get(cid) for cid, _ in COCO_STUFF_CATEGORIES]
     used = {tuple(c) for c in colors if c is not None}
-    spare = (c for c in make_palette(256)[1:] if tuple(c) not in used)
+    spare = (c for c in make_palette(256) if tuple(c) not in used)
     return [c if c is not None else next(spare) for c in colors]
 
 

@@ -3,6 +3,7 @@
 ``register_folder_dataset`` registers a user's own dataset in one line; the built-in datasets
 (``builtin.py``) use the same loader. Labels are single-channel PNGs holding class ids 0..K-1 and
 the ignore value (255); image ``a/b.jpg`` is paired with label ``labels/b.png`` by file stem.
+The image extension is found from the files when not given (:func:`detect_image_ext`).
 """
 
 import logging
@@ -14,7 +15,16 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from .validation import check_folder_exists
 
-__all__ = ["load_sem_seg_pairs", "make_palette", "register_folder_dataset", "register_sem_seg"]
+__all__ = [
+    "detect_image_ext",
+    "load_sem_seg_pairs",
+    "make_palette",
+    "register_folder_dataset",
+    "register_sem_seg",
+]
+
+# Image formats Detectron2 / PIL read; the first one of these that names the label stems is used.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +39,47 @@ def _stems(folder: str, ext: str) -> Dict[str, str]:
     return {f[: -len(ext)]: f for f in os.listdir(folder) if f.endswith(ext)}
 
 
+def detect_image_ext(image_root: str, label_root: str, label_ext: str = "png") -> str:
+    """
+    The extension of the images in ``image_root`` named like the labels in ``label_root``.
+
+    Used when a folder dataset is registered without ``image_ext``: image ``a.png`` or ``a.jpg``
+    pairs with label ``a.png`` either way. Case is kept (``.JPG``), as file names are matched
+    exactly.
+
+    Raises:
+        ValueError: when no image has a label's name, or when the named images use several
+            extensions (say which, and how many of each).
+    """
+    label_ext = _ext(label_ext)
+    check_folder_exists(label_root, "label folder", "")
+    check_folder_exists(image_root, "image folder", "")
+    labels = set(_stems(label_root, label_ext))
+    found: Dict[str, int] = {}
+    for f in os.listdir(image_root):
+        stem, ext = os.path.splitext(f)
+        if stem in labels and ext.lower() in IMAGE_EXTENSIONS:
+            found[ext] = found.get(ext, 0) + 1
+    if len(found) == 1:
+        return next(iter(found))
+    if not found:
+        raise ValueError(
+            f"No image in {image_root} has the name of a label in {label_root} ({len(labels)} "
+            f"'*{label_ext}' label(s)); images and labels pair by file name: a.jpg <-> a.png. "
+            f"Image extensions looked for: {', '.join(IMAGE_EXTENSIONS)}."
+        )
+    counts = ", ".join(f"{n} '*{e}'" for e, n in sorted(found.items()))
+    raise ValueError(
+        f"The images in {image_root} that have a label use several extensions ({counts}); "
+        "convert them to one format, or register each extension as its own dataset with "
+        "image_ext=..."
+    )
+
+
 def load_sem_seg_pairs(
     image_root: str,
     label_root: str,
-    image_ext: str = "jpg",
+    image_ext: Optional[str] = "jpg",
     label_ext: str = "png",
     *,
     scan_images: bool = True,
@@ -45,7 +92,8 @@ def load_sem_seg_pairs(
     Args:
         image_root (str): folder of images.
         label_root (str): folder of label maps.
-        image_ext (str): image extension ("jpg" or ".jpg").
+        image_ext (str | None): image extension ("jpg" or ".jpg"); None finds it from the files
+            (:func:`detect_image_ext`).
         label_ext (str): label extension.
         scan_images (bool): if True, list ``image_root`` and keep only stems present in both
             folders (logging a warning for unpaired files, like Detectron2's ``load_sem_seg``).
@@ -58,10 +106,13 @@ def load_sem_seg_pairs(
     Returns:
         list[dict]: Detectron2 records with "file_name" and "sem_seg_file_name", sorted by stem.
     """
-    image_ext, label_ext = _ext(image_ext), _ext(label_ext)
     prefix = f"Dataset {name!r}: " if name else ""
     check_folder_exists(label_root, prefix + "label folder", missing_hint)
     check_folder_exists(image_root, prefix + "image folder", missing_hint)
+    label_ext = _ext(label_ext)
+    image_ext = (
+        _ext(image_ext) if image_ext else detect_image_ext(image_root, label_root, label_ext)
+    )
     labels = _stems(label_root, label_ext)
     if scan_images:
         images = _stems(image_root, image_ext)
@@ -77,7 +128,8 @@ def load_sem_seg_pairs(
     if not stems:
         raise ValueError(
             f"{prefix}no image/label pairs ('*{image_ext}' in {image_root}, '*{label_ext}' in "
-            f"{label_root}). Check the folders and the extensions. {missing_hint}"
+            f"{label_root}). Check the folders and the extensions (leave image_ext out to find "
+            f"it from the files). {missing_hint}"
         )
     return [
         {
@@ -90,13 +142,15 @@ def load_sem_seg_pairs(
 
 def make_palette(num_classes: int) -> List[List[int]]:
     """
-    Deterministic, distinct RGB colors for ``num_classes`` <= 256 classes: the PASCAL VOC color map
-    (bits of the class id spread over the high bits of R, G and B). Class 0 is black.
+    Deterministic, distinct RGB colors for ``num_classes`` <= 256 classes, none of them black:
+    class k gets entry k + 1 of the PASCAL VOC color map (bits of the id spread over the high
+    bits of R, G and B), whose entry 0 is black. A black class would darken every overlay of a
+    dataset whose class 0 is its most common one (background).
     """
     if not 0 < num_classes <= 256:
         raise ValueError(f"make_palette supports 1..256 classes, got {num_classes}.")
     palette = []
-    for i in range(num_classes):
+    for i in range(1, num_classes + 1):
         r = g = b = 0
         c = i
         for j in range(8):
@@ -128,7 +182,7 @@ def register_folder_dataset(
     class_names: Sequence[str],
     colors: Optional[Sequence[Sequence[int]]] = None,
     ignore_label: int = 255,
-    image_ext: str = "jpg",
+    image_ext: Optional[str] = None,
     label_ext: str = "png",
 ) -> None:
     """
@@ -143,8 +197,12 @@ def register_folder_dataset(
         colors (Sequence[Sequence[int]] | None): K RGB colors for visualization; default
             ``make_palette(K)``.
         ignore_label (int): label value for unlabeled pixels.
-        image_ext (str): image file extension.
+        image_ext (str | None): image file extension; None (default) finds it from the images
+            named like the labels (:func:`detect_image_ext`), now if both folders exist, else
+            when the dataset is loaded.
         label_ext (str): label file extension.
+
+    Registering a name again replaces the earlier registration (safe to call twice).
     """
     class_names = list(class_names)
     if not class_names:
@@ -167,6 +225,8 @@ def register_folder_dataset(
             f"register_folder_dataset({name!r}): {len(colors)} colors for {len(class_names)} "
             f"classes; pass one RGB color per class or colors=None."
         )
+    if not image_ext and os.path.isdir(image_root) and os.path.isdir(label_root):
+        image_ext = detect_image_ext(image_root, label_root, label_ext)
     loader = partial(
         load_sem_seg_pairs,
         image_root,
@@ -185,6 +245,6 @@ def register_folder_dataset(
         evaluator_type="sem_seg",
         image_root=image_root,
         sem_seg_root=label_root,
-        image_ext=_ext(image_ext),
+        image_ext=_ext(image_ext) if image_ext else None,
         sem_seg_ext=_ext(label_ext),
     )
