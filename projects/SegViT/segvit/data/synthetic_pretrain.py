@@ -24,7 +24,7 @@ from typing import Dict, List
 import torch
 from detectron2.data.datasets import load_sem_seg
 
-from .synthetic import _GENERATOR, _VERSION, _write_split
+from .synthetic import _GENERATOR, DATA_VERSION, _write_split
 from .synthetic_render import SYNTHETIC_CLASSES
 
 __all__ = ["PRETRAIN_SPLITS", "generate_pretrain_images", "load_pretrain_split", "presence_labels"]
@@ -37,7 +37,7 @@ PRETRAIN_SPLITS = ("pretrain_train", "pretrain_val")
 def _meta(num_train: int, num_val: int, seed: int) -> Dict:
     return {
         "generator": _GENERATOR,
-        "version": _VERSION,
+        "version": DATA_VERSION,
         "purpose": "backbone pre-training (image-level labels)",
         "seed": seed,
         "num_pretrain_train": num_train,
