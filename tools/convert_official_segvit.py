@@ -37,8 +37,8 @@ from segvit.checkpoint.writer import save_detectron2_checkpoint
 from segvit.engine.cli import (
     add_config_arguments,
     add_output_arguments,
-    check_output_arguments,
     load_config,
+    run_converter,
     setup_tool_logger,
 )
 
@@ -134,15 +134,11 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """0 when written; 1 with one ``error:`` line when the file does not fit (nothing written)."""
-    parser = get_parser()
-    args = parser.parse_args(argv)
-    check_output_arguments(parser, args)
     try:
-        run(args)
+        return run_converter(get_parser(), run, argv)
     except OfficialCheckpointError as e:
         print(f"error: {e}\nnothing written.", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

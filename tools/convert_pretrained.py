@@ -28,7 +28,7 @@ from segvit.checkpoint.vit_weights import (
     to_backbone_layout,
 )
 from segvit.checkpoint.writer import save_detectron2_checkpoint
-from segvit.engine.cli import add_output_arguments, check_output_arguments, setup_tool_logger
+from segvit.engine.cli import add_output_arguments, run_converter, setup_tool_logger
 from segvit.modeling.backbone.vit import ViT
 
 
@@ -76,7 +76,6 @@ def get_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     """Convert ``args.input``, write ``args.output`` and print what was kept and dropped."""
-
     # Read once; look at the stored grid to learn the patch size, then resize to the wanted grid.
     state_dict, fmt = read_state_dict(args.input)
     layout = dict(
@@ -131,11 +130,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = get_parser()
-    args = parser.parse_args(argv)
-    check_output_arguments(parser, args)
-    run(args)
-    return 0
+    return run_converter(get_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from segvit.checkpoint.swin_weights import (
     swin_name,
 )
 from segvit.checkpoint.writer import save_detectron2_checkpoint
-from segvit.engine.cli import add_output_arguments, check_output_arguments, setup_tool_logger
+from segvit.engine.cli import add_output_arguments, run_converter, setup_tool_logger
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -66,7 +66,6 @@ def get_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     """Convert ``args.input``, write ``args.output`` and print what was kept and dropped."""
-
     weights = load_swin_state_dict(args.input)
     arch = infer_swin_config(weights.state_dict)
     state_dict, left, added = check_against_reference(
@@ -89,11 +88,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = get_parser()
-    args = parser.parse_args(argv)
-    check_output_arguments(parser, args)
-    run(args)
-    return 0
+    return run_converter(get_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,9 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 from repo_scripts import load_script
-from timm.models.vision_transformer import VisionTransformer
+from vit_checkpoint_helpers import load_file, our_vit, save, timm_vit
 
-from segvit.checkpoint.vit_weights import (
-    load_into_backbone,
-    load_vit_state_dict,
-    to_backbone_layout,
-)
+from segvit.checkpoint.vit_weights import to_backbone_layout
 from segvit.modeling.backbone.vit import ViT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,36 +22,6 @@ VIT_B_CONFIGS = [
 ]
 
 
-def timm_vit(img_size=64, embed_dim=64, depth=2, num_heads=4) -> VisionTransformer:
-    """A timm ViT with a class token, a final ``norm`` and a classifier."""
-    return VisionTransformer(
-        img_size=img_size,
-        patch_size=16,
-        embed_dim=embed_dim,
-        depth=depth,
-        num_heads=num_heads,
-        num_classes=10,
-    ).eval()
-
-
-def load_file(backbone: ViT, path: str):
-    """Load a pretrained ViT file into ``backbone`` as a converter does (file -> our layout at the
-    backbone's grid -> ``load_into_backbone``); returns (missing, unexpected)."""
-    weights = load_vit_state_dict(
-        path,
-        target_grid=backbone.pretrain_grid,
-        class_token=backbone.cls_token is not None,
-        final_norm=backbone.norm is not None,
-        pos_embed_interp=backbone.pos_embed_interp,
-    )
-    return load_into_backbone(backbone, weights.state_dict)
-
-
-def save(state_dict, path: Path) -> str:
-    torch.save(state_dict, path)
-    return str(path)
-
-
 def test_default_backbone_keeps_the_segvit_layout():
     keys = set(
         ViT(pretrain_img_size=32, embed_dim=32, depth=2, num_heads=2, out_indices=(1,)).state_dict()
@@ -64,19 +30,15 @@ def test_default_backbone_keeps_the_segvit_layout():
 
 
 def test_class_token_backbone_reproduces_timm_features(tmp_path):
-    src = timm_vit()
+    src = timm_vit(depth=2)
     path = save(src.state_dict(), tmp_path / "timm.pth")
-    ours = ViT(
-        pretrain_img_size=64,
-        embed_dim=64,
+    ours = our_vit(
         depth=2,
-        num_heads=4,
-        drop_path_rate=0.0,
         out_indices=(1,),
         cls_token=True,
         final_norm=True,
         pos_embed_interp="bilinear",
-    ).eval()
+    )
     missing, unexpected = load_file(ours, path)
     assert missing == [] and unexpected == []
     x = torch.randn(2, 3, 64, 64)

@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 from detectron2.checkpoint import DetectionCheckpointer
 from repo_scripts import load_script
-from safetensors.torch import save_file
 from timm.models.vision_transformer import VisionTransformer
+from vit_checkpoint_helpers import DEPTH, DIM, HEADS, load_file, our_vit, save, timm_vit
 
 from segvit.checkpoint.vit_weights import (
     infer_vit_config,
@@ -21,49 +21,6 @@ from segvit.checkpoint.vit_weights import (
 from segvit.modeling.backbone.vit import ViT
 
 REPO = Path(__file__).resolve().parents[2]
-DIM, DEPTH, HEADS = 64, 4, 4
-
-
-def timm_vit(*, class_token: bool, img_size=64, embed_dim=DIM) -> VisionTransformer:
-    """A tiny timm ViT with a classifier and final norm (which our loader must drop)."""
-    return VisionTransformer(
-        img_size=img_size,
-        patch_size=16,
-        embed_dim=embed_dim,
-        depth=DEPTH,
-        num_heads=HEADS,
-        num_classes=10,
-        class_token=class_token,
-        global_pool="token" if class_token else "avg",
-        fc_norm=False,
-    ).eval()
-
-
-def our_vit(**kwargs) -> ViT:
-    args = dict(
-        pretrain_img_size=64,
-        patch_size=16,
-        embed_dim=DIM,
-        depth=DEPTH,
-        num_heads=HEADS,
-        drop_path_rate=0.0,
-        out_indices=tuple(range(DEPTH)),
-    )
-    args.update(kwargs)
-    return ViT(**args).eval()
-
-
-def load_file(backbone: ViT, path: str):
-    """Load a pretrained ViT file into ``backbone`` as a converter does (file -> our layout at the
-    backbone's grid -> ``load_into_backbone``); returns (missing, unexpected)."""
-    weights = load_vit_state_dict(
-        path,
-        target_grid=backbone.pretrain_grid,
-        class_token=backbone.cls_token is not None,
-        final_norm=backbone.norm is not None,
-        pos_embed_interp=backbone.pos_embed_interp,
-    )
-    return load_into_backbone(backbone, weights.state_dict)
 
 
 def our_vit_from(path: str, **kwargs) -> ViT:
@@ -81,14 +38,6 @@ def timm_block_outputs(model: VisionTransformer, x: torch.Tensor):
         tokens = blk(tokens)
         outs.append(tokens)
     return outs
-
-
-def save(state_dict, path: Path) -> str:
-    if path.suffix == ".safetensors":
-        save_file({k: v.contiguous() for k, v in state_dict.items()}, str(path))
-    else:
-        torch.save(state_dict, path)
-    return str(path)
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])

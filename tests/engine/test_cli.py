@@ -16,6 +16,7 @@ from segvit.engine.cli import (
     check_output_arguments,
     check_overrides,
     load_config,
+    run_converter,
     weights_path,
 )
 
@@ -114,3 +115,16 @@ def test_parser_helpers(tmp_path):
         with pytest.raises(SystemExit):
             check_output_arguments(parser, args)
     assert existing.read_bytes() == b"keep"
+
+
+def test_run_converter_checks_the_output_before_converting(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_output_arguments(parser)
+    existing = tmp_path / "out.pth"
+    existing.write_bytes(b"keep")
+    converted = []
+    with pytest.raises(SystemExit):
+        run_converter(parser, converted.append, ["--output", str(existing)])
+    assert converted == [] and existing.read_bytes() == b"keep"
+    assert run_converter(parser, converted.append, ["--output", str(tmp_path / "new.pth")]) == 0
+    assert [args.output for args in converted] == [str(tmp_path / "new.pth")]

@@ -14,8 +14,9 @@ from segvit.modeling.meta_arch.setr import PerPixelSegmentor
 IMAGENET_MEAN, IMAGENET_STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 
 
-def tiny_vit(**kwargs) -> ViT:
-    """A 64-wide, 4-block ViT/16 tapping blocks 1-3 (override any argument)."""
+def tiny_vit(cls=ViT, **kwargs) -> ViT:
+    """A 64-wide, 4-block ViT/16 tapping blocks 1-3 (override any argument; ``cls``: ``ViT`` or
+    a subclass taking its arguments, e.g. ``ShrunkViT``)."""
     args = dict(
         pretrain_img_size=64,
         patch_size=16,
@@ -26,7 +27,7 @@ def tiny_vit(**kwargs) -> ViT:
         out_indices=(1, 2, 3),
     )
     args.update(kwargs)
-    return ViT(**args)
+    return cls(**args)
 
 
 def tiny_segvit(num_classes: int, inference=None) -> SegViT:

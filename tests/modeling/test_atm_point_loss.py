@@ -19,14 +19,6 @@ K, IGNORE = 4, 255
 SIZE = (13, 10)  # odd and not square
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _labels(seed=0, size=SIZE):
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, K, (2, *size), generator=g)

@@ -7,29 +7,25 @@ import torch
 from detectron2.config import get_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY
+from modeling_helpers import tiny_vit
 
 from segvit.config import add_segvit_config
 from segvit.modeling.backbone.shrunk_vit import ShrunkViT, downsample_tokens, query_downsample_block
 from segvit.modeling.backbone.vit import ViT
 
-TINY = dict(
-    pretrain_img_size=64,
-    patch_size=16,
-    embed_dim=64,
-    depth=4,
-    num_heads=4,
-    drop_path_rate=0.0,
-    out_indices=(1, 3),
-)
+TAPS = (1, 3)  # the outputs both tiny backbones give
+
+
+def tiny_plain() -> ViT:
+    return tiny_vit(out_indices=TAPS)
 
 
 def tiny_shrunk(**kwargs) -> ShrunkViT:
-    args = {**TINY, "shrink_idx": 2, **kwargs}
-    return ShrunkViT(**args)
+    return tiny_vit(cls=ShrunkViT, **{"out_indices": TAPS, "shrink_idx": 2, **kwargs})
 
 
 def test_state_dict_loads_both_ways_strict():
-    shrunk, plain = tiny_shrunk(), ViT(**TINY)
+    shrunk, plain = tiny_shrunk(), tiny_plain()
     shrunk_sd, plain_sd = shrunk.state_dict(), plain.state_dict()
     assert list(shrunk_sd) == list(plain_sd)
     assert all(shrunk_sd[k].shape == plain_sd[k].shape for k in plain_sd)
@@ -72,7 +68,7 @@ def test_output_shape_strides_and_divisibility():
 @pytest.mark.parametrize("shrink_idx", [4, 10])
 def test_shrink_idx_past_last_block_is_the_plain_vit(shrink_idx):
     shrunk = tiny_shrunk(shrink_idx=shrink_idx).eval()
-    plain = ViT(**TINY).eval()
+    plain = tiny_plain().eval()
     plain.load_state_dict(shrunk.state_dict())
     x = torch.randn(1, 3, 80, 112)
     with torch.no_grad():

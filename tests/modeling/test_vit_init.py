@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 DIM = 256  # wide enough for tight statistics
 
 
-def build(init: str, **kwargs) -> ViT:
+def build(init: str, cls=ViT, **kwargs) -> ViT:
+    """A 2-block ViT/16 of width DIM by rule ``init`` (``cls``: ViT or ShrunkViT)."""
     args = dict(
         pretrain_img_size=64,
         patch_size=16,
@@ -33,7 +34,7 @@ def build(init: str, **kwargs) -> ViT:
         init=init,
     )
     args.update(kwargs)
-    return ViT(**args)
+    return cls(**args)
 
 
 def assert_normal(t: torch.Tensor, std: float, rtol: float = 0.05):
@@ -98,16 +99,7 @@ def test_mmseg_rule_reaches_a_conv_stem_and_shrunk_vit():
     assert all(c.bias is None or torch.count_nonzero(c.bias) == 0 for c in convs)
     norms = [m for m in stem.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert norms and all(torch.all(n.weight == 1) and torch.all(n.bias == 0) for n in norms)
-    shrunk = ShrunkViT(
-        pretrain_img_size=64,
-        patch_size=16,
-        embed_dim=DIM,
-        depth=2,
-        num_heads=4,
-        out_indices=(1,),
-        shrink_idx=1,
-        init="mmseg",
-    )
+    shrunk = build("mmseg", cls=ShrunkViT, cls_token=False, final_norm=False, shrink_idx=1)
     bias = shrunk.blocks[1].mlp.fc2.bias
     assert bias.std().item() == pytest.approx(1e-6, rel=0.2)
 

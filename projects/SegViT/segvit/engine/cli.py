@@ -12,7 +12,7 @@ added or ignored) or whose value has the wrong type, before anything is built. W
 import argparse
 import difflib
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from detectron2.config import LazyConfig
@@ -28,6 +28,7 @@ __all__ = [
     "check_output_arguments",
     "check_overrides",
     "load_config",
+    "run_converter",
     "setup_tool_logger",
     "weights_path",
 ]
@@ -92,6 +93,19 @@ def check_output_arguments(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error(f"--prefix {prefix!r} must end with '.' (e.g. 'backbone.net.')")
     if os.path.exists(args.output) and not args.overwrite:
         parser.error(f"{args.output} exists; pass --overwrite to replace it")
+
+
+def run_converter(
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], None],
+    argv: Optional[Sequence[str]] = None,
+) -> int:
+    """A converter's ``main``: parse ``argv``, stop on bad output arguments
+    (:func:`check_output_arguments`) before anything is read, then ``run(args)``; returns 0."""
+    args = parser.parse_args(argv)
+    check_output_arguments(parser, args)
+    run(args)
+    return 0
 
 
 def setup_tool_logger() -> None:

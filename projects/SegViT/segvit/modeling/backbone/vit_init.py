@@ -43,30 +43,25 @@ def init_vit_weights(vit: nn.Module, rule: str) -> None:
     for extra in (vit.cls_token, vit.cls_pos_embed):
         if extra is not None:
             trunc_normal_(extra, std=0.02)
-    if rule == "trunc_normal":
-        for m in vit.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        return
-    # "mmseg": mmseg/models/backbones/vit.py VisionTransformer.init_weights (pretrained=None)
+    # Both rules: trunc-normal(0.02) Linear weights, zero Linear biases, LayerNorms (1, 0). mmseg's
+    # (mmseg/models/backbones/vit.py VisionTransformer.init_weights, pretrained=None) also:
+    # kaiming-normal convolutions with zero biases, and every norm layer (1, 0).
+    mmseg = rule == "mmseg"
+    norms = (_BatchNorm, nn.GroupNorm, nn.LayerNorm) if mmseg else (nn.LayerNorm,)
     for m in vit.modules():
         if isinstance(m, nn.Linear):
             trunc_normal_(m.weight, std=0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Conv2d):
+        elif mmseg and isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
-            if m.weight is not None:
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        elif isinstance(m, norms) and m.weight is not None:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if not mmseg:
+        return
     for block in vit.blocks:
         # official: nn.MultiheadAttention.in_proj_weight, xavier-uniform over (3C, C), bias 0
         nn.init.xavier_uniform_(block.attn.qkv.weight)

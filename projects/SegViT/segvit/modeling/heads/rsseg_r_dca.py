@@ -22,21 +22,11 @@ from typing import Dict, List
 import torch
 from torch import Tensor, nn
 
+from .common import init_linear_and_layernorm
+
 __all__ = ["DCALayer", "DCA", "DCA_NORMS"]
 
 DCA_NORMS = ("pixels", "classes")
-
-
-def _init_linear(module: nn.Module) -> None:
-    """trunc-normal(0.02) Linear weights, zero biases, LayerNorm (1, 0)."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 class DCALayer(nn.Module):
@@ -70,7 +60,7 @@ class DCALayer(nn.Module):
         self.ffn = nn.Sequential(
             nn.Linear(channels, 4 * channels), nn.GELU(), nn.Linear(4 * channels, channels)
         )
-        _init_linear(self)
+        init_linear_and_layernorm(self)
 
     def _heads(self, x: Tensor) -> Tensor:
         """(B, L, C) -> (B, M, L, C / M)."""
@@ -133,7 +123,7 @@ class DCA(nn.Module):
         self.embed = nn.Linear(channels, channels)
         self.pixel_proj = nn.Conv2d(channels, channels, 1)
         self.logit_scale = nn.Parameter(torch.ones(()))
-        _init_linear(self)
+        init_linear_and_layernorm(self)
 
     def forward(self, features: Tensor, with_aux: bool = False) -> Dict[str, object]:
         """

@@ -22,6 +22,7 @@ from detectron2.layers import ShapeSpec, get_norm
 from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
 from torch import Tensor, nn
 
+from .common import check_in_features
 from .rsseg_r_dca import DCA
 from .rsseg_r_local_path import LocalPathway
 from .rsseg_r_sasm import SASM
@@ -121,16 +122,13 @@ class RSSegRHead(nn.Module):
     def from_config(cls, cfg, input_shape: Dict[str, ShapeSpec]):
         r = cfg.MODEL.RSSEG_R
         names = list(r.LOCAL_FEATURES) + [r.GLOBAL_FEATURE]
-        missing = [n for n in names if n not in input_shape]
-        if missing:
-            raise ValueError(
-                f"MODEL.RSSEG_R features {missing} are not backbone outputs {sorted(input_shape)}; "
-                "check MODEL.SEGVIT.VIT.OUT_INDICES."
-            )
         return {
             "local_features": list(r.LOCAL_FEATURES),
             "global_feature": r.GLOBAL_FEATURE,
-            "in_channels": input_shape[r.GLOBAL_FEATURE].channels,
+            # One width for the LSB and SASM taps: both read ``in_channels``.
+            "in_channels": check_in_features(
+                input_shape, names, "MODEL.RSSEG_R.LOCAL_FEATURES + GLOBAL_FEATURE"
+            ),
             "num_classes": cfg.MODEL.SEM_SEG_HEAD.NUM_CLASSES,
             "channels": r.CHANNELS,
             "norm": cfg.MODEL.SEM_SEG_HEAD.NORM,
