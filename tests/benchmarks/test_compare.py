@@ -63,7 +63,7 @@ def test_table_has_median_and_min_max_per_method_and_recipe():
     # Seed spreads 2.0 (SegViT own), 2.5 (demo), 11.5 (MaskFormer).
     assert "2.00 to 11.50 points, median 2.50" in text
     # Complete: SegViT own and demo, MaskFormer; SETR-naive has 1 of its 3 seeds.
-    assert "Complete (3 seeds): 3 of 12 method/recipes." in text
+    assert "Complete (3 seeds): 3 of 13 method/recipes." in text
     assert "SETR-naive (own: 1 of 3)" in text
 
 
@@ -144,11 +144,15 @@ def test_every_method_of_the_issue_is_in_the_table():
     names = [m.name for m in methods.METHODS]
     assert names == [
         "SegViT", "Shrunk SegViT", "SETR-naive", "Segmenter", "DEPICT-SA", "DEPICT-CA",
-        "MaskFormer", "Mask2Former",
+        "RSSeg-R (reconstruction)", "MaskFormer", "Mask2Former",
     ]  # fmt: skip
     for method in methods.METHODS:
         assert "own" in method.recipes
         assert method.full, method.name
+        # the second regime: the own loss, from the pre-trained tiny ViT
+        pretrained = method.recipes[methods.PRETRAINED_RECIPE]
+        assert pretrained[-1] == f"train.init_checkpoint={methods.PRETRAINED_CHECKPOINT}"
+        assert pretrained[:-1] == method.recipes["own"]
     with pytest.raises(SystemExit, match="unknown"):
         methods.find_methods(["UperNet"])
 
@@ -231,3 +235,25 @@ def test_adopt_stores_a_run_that_finished_after_its_parent_stopped(tmp_path, mon
         runs.adopt_run(str(folder), args)
     with pytest.raises(SystemExit, match="not a run folder"):
         runs.adopt_run(str(tmp_path), args)
+
+
+def test_pretrained_regime_is_its_own_table_with_its_completeness():
+    from benchmarks.compare.pretrained_report import pretrained_section
+
+    pre = [fake_run("Shrunk SegViT", "pretrained", k, 60.0 + k) for k in range(3)]
+    pre += [fake_run("SegViT", "pretrained", 0, 70.0)]
+    record = {
+        "checkpoint": "output/pretrained_tiny/backbone_tiny.pth", "command": "pretrain",
+        "objective": "multi-label", "data": "2,000 images", "iters": 1500, "batch": 16,
+        "minutes": "15", "machine": "a CPU", "val": "200 images", "metric": "mAP 93.5",
+    }  # fmt: skip
+    text = "\n".join(pretrained_section(RUNS + pre, 2000, 3, record))
+    shrunk = row(text, "Shrunk SegViT")
+    assert "| **61.00** (60.00-62.00, seeds 0,1,2) |" in shrunk  # the pre-trained column
+    assert "70.00 (1 seed: 0)" in row(text, "SegViT")
+    assert "**71.00** (70.00-72.00, seeds 0,1,2)" in row(text, "SegViT")  # from scratch, own loss
+    assert "Complete (3 seeds): 1 of 9 methods in this regime." in text
+    assert "mAP 93.5" in text and "`pretrain`" in text  # what the backbone is and how it was made
+    # the from-scratch table does not list or rank the pre-trained runs
+    scratch = "\n".join(report.tiny_section(RUNS + pre, iters=2000, data_version=3))
+    assert "pretrained" not in scratch.split("Ranking")[1]
