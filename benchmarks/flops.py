@@ -77,6 +77,9 @@ ROWS: List[Row] = [
     Row("configs/ade20k/depict_ca_vit_b16_512x512_160k.py", "DEPICT-CA ViT-B", None, 1.165),
     Row("configs/ade20k/depict_sa_vit_l16_640x640_160k.py", "DEPICT-SA ViT-L", None, 1.08),
     Row("configs/ade20k/depict_ca_vit_l16_640x640_160k.py", "DEPICT-CA ViT-L", None),
+    # RSSeg-R, a reconstruction (docs/rsseg.md): the paper gives no GFLOPs
+    Row("configs/ade20k/rsseg_r_vit_b16_512x512_160k.py", "RSSeg-R ViT-B (reconstruction)", None),
+    Row("configs/ade20k/rsseg_r_vit_l16_640x640_160k.py", "RSSeg-R ViT-L (reconstruction)", None),
 ]
 
 
