@@ -2,12 +2,9 @@
 """Parameters and GFLOPs of the paper's configurations, compared with the paper (-> flops.md).
 
 Counts every row of :data:`ROWS` in-process (fvcore through ``segvit.analysis.flops``, batch 1, one
-crop at the model's inference crop size, whole-image pass: the paper's protocol; the same counts
-as ``tools/analyze_model.py``) and writes a Markdown table with our GFLOPs, the paper's, and the
-difference. A row more than 1% away from the paper is flagged and must be explained in
-:data:`NOTES`.
-
-Usage (about 10 minutes on 2 busy CPU cores; ViT-L at 640 is the slowest row, about 2 minutes)::
+crop at the inference crop size, whole-image pass: the paper's protocol, as
+``tools/analyze_model.py``) into a Markdown table beside the paper's GFLOPs; a row more than 1%
+off is flagged and explained in :data:`NOTES`. Usage (about 10 minutes on 2 busy cores)::
 
     .venv/bin/python -m benchmarks.flops                     # every row -> benchmarks/flops.md
     .venv/bin/python -m benchmarks.flops --only shrunk --output /tmp/flops.md
@@ -77,7 +74,6 @@ ROWS: List[Row] = [
     Row("configs/ade20k/depict_ca_vit_b16_512x512_160k.py", "DEPICT-CA ViT-B", None, 1.165),
     Row("configs/ade20k/depict_sa_vit_l16_640x640_160k.py", "DEPICT-SA ViT-L", None, 1.08),
     Row("configs/ade20k/depict_ca_vit_l16_640x640_160k.py", "DEPICT-CA ViT-L", None),
-    # RSSeg-R, a reconstruction (docs/rsseg.md): the paper gives no GFLOPs
     Row("configs/ade20k/rsseg_r_vit_b16_512x512_160k.py", "RSSeg-R ViT-B (reconstruction)", None),
     Row("configs/ade20k/rsseg_r_vit_l16_640x640_160k.py", "RSSeg-R ViT-L (reconstruction)", None),
 ]
