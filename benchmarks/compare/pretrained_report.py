@@ -27,9 +27,12 @@ def pretrain_lines(pretrain: Optional[Dict]) -> List[str]:
 
 def row(method_name: str, pre: Optional[Entry], scratch: Optional[Entry]) -> str:
     def timing(key: str, scale: float, spec: str) -> str:
+        """Median over the seeds, tagged with the device (GPU and CPU times differ)."""
         if not pre:
             return "-"
-        return spec.format(statistics.median(r[key] for r in pre.runs) / scale)
+        kinds = {"GPU" if r["device"] == "cuda" else "CPU" for r in pre.runs}
+        where = kinds.pop() if len(kinds) == 1 else "GPU+CPU"
+        return spec.format(statistics.median(r[key] for r in pre.runs) / scale) + f" ({where})"
 
     return (
         f"| {method_name} | {pre.cell() if pre else 'not run yet'} |"
