@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""Can a tiny model overfit one fixed batch? Shrunk SegViT against SegViT (issue 25).
+
+Trains ``--config`` on the same ``--images`` synthetic train crops (top-left 128x128) for
+``--steps`` steps with the config's recipe (AdamW lr 5e-4, weight decay 0.01, no head lr factor,
+gradient clipping 35; a 20-step linear warm-up instead of 100), and prints every ``--every`` steps:
+the final dice and class losses, the per-image mIoU on the batch (eval mode), the fraction of pixels
+predicted background, and for a Shrunk model what its ATM stage reads:
+
+- ``qu_diff``: ``||u(img0) - u(img1)|| / ||u(img0)||`` for the QU output ``u`` (the ATM memory);
+- ``ca_diff``: the same for the first QU layer's cross-attention output (the only way the image
+  enters the QU queries), and ``ca/q``: its size against the queries it is added to;
+- ``local``: the attention mass that a query of the first QU layer puts on the 3x3 memory tokens
+  around its own grid position (the first input has the query grid); uniform attention gives
+  9/256 = 0.035 minus the border.
+
+    .venv/bin/python -m benchmarks.studies.shrunk_one_batch [--config ...] [--steps 300] \
+        [--init-checkpoint backbone_tiny.pth] [model.head.feature_queries=True ...]
+
+CPU, one thread: about 0.4 s (SegViT) to 0.6 s (Shrunk) per step at 4 crops.
+"""
+
+import argparse
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from detectron2.data import DatasetCatalog
+from detectron2.data import detection_utils as utils
+
+import segvit.data  # noqa: F401  (registers the synthetic dataset)
+from benchmarks.common import build_model
+from segvit.checkpoint import SafeCheckpointer
+from segvit.modeling.backbone.utils import map_to_tokens
+from segvit.modeling.heads.sdpa_decoder import multihead_attention
+from segvit.solver import build_param_groups
+
+SHRUNK = "configs/synthetic/segvit_shrunk_tiny.py"
+
+
+def load_batch(count: int):
+    """(count, 3, 128, 128) RGB 0-255 crops and (count, 128, 128) labels of the first train images."""
+    images, labels = [], []
+    for record in DatasetCatalog.get("synthetic_sem_seg_train")[:count]:
+        image = utils.read_image(record["file_name"], format="RGB")[:128, :128]
+        label = utils.read_image(record["sem_seg_file_name"]).astype("int64")[:128, :128]
+        images.append(torch.as_tensor(image.copy()).permute(2, 0, 1).float())
+        labels.append(torch.as_tensor(label.copy()))
+    return torch.stack(images), torch.stack(labels)
+
+
+def per_image_miou(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list:
+    """mIoU (%) of each image over the classes present in its labels."""
+    result = []
+    for p, t in zip(pred, labels):
+        ious = [
+            float(((p == k) & (t == k)).sum()) / float(((p == k) | (t == k)).sum())
+            for k in range(num_classes)
+            if (t == k).any()
+        ]
+        result.append(round(100 * float(np.mean(ious)), 1))
+    return result
+
+
+def relative_difference(tokens: torch.Tensor) -> float:
+    return float((tokens[0] - tokens[1]).norm() / tokens[0].norm())
+
+
+@torch.no_grad()
+def qu_probe(head, features) -> dict:
+    """Image dependence and locality of Shrunk's QU path (see the module docstring)."""
+    name = head.in_features[0]
+    tokens, hw = map_to_tokens(features[name])
+    memory = head.proj_norm[0](head.input_proj[0](tokens))  # (B, N, d), N = Gh * Gw
+    layer = head.qu_decoders[0][0]
+    query = head.queries(hw).repeat(tokens.shape[0], 1, 1)
+    query = layer.norm1(query + multihead_attention(layer.self_attn, query, query))
+    cross = multihead_attention(layer.multihead_attn, query, memory)
+    attn = layer.multihead_attn
+    embed, heads = attn.embed_dim, attn.num_heads
+    w_q, w_k, _ = attn.in_proj_weight.chunk(3)
+    b_q, b_k, _ = attn.in_proj_bias.chunk(3)
+    q = F.linear(query, w_q, b_q).unflatten(-1, (heads, embed // heads)).transpose(1, 2)
+    k = F.linear(memory, w_k, b_k).unflatten(-1, (heads, embed // heads)).transpose(1, 2)
+    weights = ((q @ k.transpose(-1, -2)) * (embed // heads) ** -0.5).softmax(-1).mean(1)
+    index = torch.arange(hw[0] * hw[1])
+    rows, cols = index // hw[1], index % hw[1]
+    near = ((rows[:, None] - rows[None]).abs() <= 1) & ((cols[:, None] - cols[None]).abs() <= 1)
+    output, _ = head.upsample(features)
+    return {
+        "qu_diff": round(relative_difference(output), 3),
+        "ca_diff": round(relative_difference(cross), 3),
+        "ca/q": round(float(cross.norm() / query.norm()), 3),
+        "local": round(float((weights * near).sum(-1).mean()), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=SHRUNK)
+    parser.add_argument("--init-checkpoint", default="", help="pre-trained backbone to load")
+    parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--every", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("overrides", nargs="*", help="config overrides key=value")
+    args = parser.parse_args()
+
+    torch.manual_seed(args.seed)
+    images, labels = load_batch(args.images)
+    model = build_model(args.config, args.overrides)
+    if args.init_checkpoint:  # as train.init_checkpoint: the backbone's tensors only
+        SafeCheckpointer(model).load(args.init_checkpoint, checkpointables=[])
+    groups = build_param_groups(model, base_lr=5e-4, weight_decay=0.01, head_lr_multiplier=1.0)
+    optimizer = torch.optim.AdamW(groups, lr=5e-4, weight_decay=0.01)
+    inputs = model.normalize(images)
+    num_classes = model.criterion.num_classes
+    shrunk = hasattr(model.head, "upsample")
+
+    for step in range(1, args.steps + 1):
+        model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = 5e-4 * min(1.0, step / 20)
+        losses = model.losses(inputs, labels)
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 35.0)
+        optimizer.step()
+        if step % args.every and step != 1:
+            continue
+        model.eval()
+        with torch.no_grad():
+            pred = model.predict_scores(inputs).argmax(1)
+            probe = qu_probe(model.head, model.backbone(inputs)) if shrunk else {}
+        print(
+            f"step {step} dice {losses['loss_dice'].item():.3f} ce {losses['loss_ce'].item():.3f} "
+            f"mIoU {per_image_miou(pred, labels, num_classes)} "
+            f"background {float((pred == 0).float().mean()):.2f} "
+            + " ".join(f"{k} {v}" for k, v in probe.items()),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
