@@ -10,9 +10,9 @@ predicted background, and for a Shrunk model what its ATM stage reads:
 - ``qu_diff``: ``||u(img0) - u(img1)|| / ||u(img0)||`` for the QU output ``u`` (the ATM memory);
 - ``ca_diff``: the same for the first QU layer's cross-attention output (the only way the image
   enters the QU queries), and ``ca/q``: its size against the queries it is added to;
-- ``local``: the attention mass that a query of the first QU layer puts on the 3x3 memory tokens
-  around its own grid position (the first input has the query grid); uniform attention gives
-  9/256 = 0.035 minus the border.
+- ``local``: for each layer of the first QU decoder, the attention mass that a query puts on the
+  3x3 memory tokens around its own grid position (that input has the query grid); uniform
+  attention gives 0.032 on the 16x16 grid (9/256 less the border).
 
     .venv/bin/python -m benchmarks.studies.shrunk_one_batch [--config ...] [--steps 300] \
         [--init-checkpoint backbone_tiny.pth] [model.head.feature_queries=True ...]
@@ -25,6 +25,7 @@ import argparse
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
 from detectron2.data import DatasetCatalog
 from detectron2.data import detection_utils as utils
 
@@ -32,7 +33,7 @@ import segvit.data  # noqa: F401  (registers the synthetic dataset)
 from benchmarks.common import build_model
 from segvit.checkpoint import SafeCheckpointer
 from segvit.modeling.backbone.utils import map_to_tokens
-from segvit.modeling.heads.sdpa_decoder import multihead_attention
+from segvit.modeling.heads.sdpa_decoder import decoder_layer_forward, multihead_attention
 from segvit.solver import build_param_groups
 
 SHRUNK = "configs/synthetic/segvit_shrunk_tiny.py"
@@ -66,17 +67,9 @@ def relative_difference(tokens: torch.Tensor) -> float:
     return float((tokens[0] - tokens[1]).norm() / tokens[0].norm())
 
 
-@torch.no_grad()
-def qu_probe(head, features) -> dict:
-    """Image dependence and locality of Shrunk's QU path (see the module docstring)."""
-    name = head.in_features[0]
-    tokens, hw = map_to_tokens(features[name])
-    memory = head.proj_norm[0](head.input_proj[0](tokens))  # (B, N, d), N = Gh * Gw
-    layer = head.qu_decoders[0][0]
-    query = head.queries(hw).repeat(tokens.shape[0], 1, 1)
-    query = layer.norm1(query + multihead_attention(layer.self_attn, query, query))
-    cross = multihead_attention(layer.multihead_attn, query, memory)
-    attn = layer.multihead_attn
+def local_mass(attn: nn.MultiheadAttention, query: Tensor, memory: Tensor, hw) -> float:
+    """Mean attention mass (over heads, queries, images) on the 3x3 memory tokens around each
+    query's own position, for queries and memory on the same (h, w) grid."""
     embed, heads = attn.embed_dim, attn.num_heads
     w_q, w_k, _ = attn.in_proj_weight.chunk(3)
     b_q, b_k, _ = attn.in_proj_bias.chunk(3)
@@ -86,12 +79,29 @@ def qu_probe(head, features) -> dict:
     index = torch.arange(hw[0] * hw[1])
     rows, cols = index // hw[1], index % hw[1]
     near = ((rows[:, None] - rows[None]).abs() <= 1) & ((cols[:, None] - cols[None]).abs() <= 1)
+    return float((weights * near).sum(-1).mean())
+
+
+@torch.no_grad()
+def qu_probe(head, features) -> dict:
+    """Image dependence and locality of Shrunk's QU path (see the module docstring)."""
+    tokens, hw = map_to_tokens(features[head.in_features[0]])
+    memory = head.proj_norm[0](head.input_proj[0](tokens))  # (B, N, d), N = Gh * Gw
+    query = head.queries(hw).repeat(tokens.shape[0], 1, 1)
+    local, cross, normed = [], None, None
+    for index, layer in enumerate(head.qu_decoders[0]):
+        normed = layer.norm1(query + multihead_attention(layer.self_attn, query, query))
+        local.append(round(local_mass(layer.multihead_attn, normed, memory, hw), 3))
+        if index == 0:
+            cross = multihead_attention(layer.multihead_attn, normed, memory)
+            ca_size = float(cross.norm() / normed.norm())
+        query = decoder_layer_forward(layer, query, memory)
     output, _ = head.upsample(features)
     return {
         "qu_diff": round(relative_difference(output), 3),
         "ca_diff": round(relative_difference(cross), 3),
-        "ca/q": round(float(cross.norm() / query.norm()), 3),
-        "local": round(float((weights * near).sum(-1).mean()), 3),
+        "ca/q": round(ca_size, 3),
+        "local": local,
     }
 
 
