@@ -10,6 +10,7 @@ predicted background, and for a Shrunk model what its ATM stage reads:
 - ``qu_diff``: ``||u(img0) - u(img1)|| / ||u(img0)||`` for the QU output ``u`` (the ATM memory);
 - ``ca_diff``: the same for the first QU layer's cross-attention output (the only way the image
   enters the QU queries), and ``ca/q``: its size against the queries it is added to;
+- gradient norms per parameter group (before clipping);
 - ``local``: for each layer of the first QU decoder, the attention mass that a query puts on the
   3x3 memory tokens around its own grid position (that input has the query grid); uniform
   attention gives 0.032 on the 16x16 grid (9/256 less the border).
@@ -105,6 +106,27 @@ def qu_probe(head, features) -> dict:
     }
 
 
+GROUPS = (  # (name prefix/part, group) in match order
+    ("backbone.", "backbone"),
+    ("qu_queries", "table"),
+    ("qu_decoders", "qu"),
+    ("input_proj", "proj"),
+    ("proj_norm", "proj"),
+    ("class_embed", "class_embed"),
+    ("query_embed", "class_queries"),
+)
+
+
+def gradient_norms(model) -> dict:
+    """L2 norm of the gradients per parameter group (before clipping); "atm": the ATM layers."""
+    squares = {}
+    for name, param in model.named_parameters():
+        group = next((g for key, g in GROUPS if key in name), "atm")
+        value = 0.0 if param.grad is None else float(param.grad.norm() ** 2)
+        squares[group] = squares.get(group, 0.0) + value
+    return {group: round(value**0.5, 4) for group, value in squares.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=SHRUNK)
@@ -134,6 +156,7 @@ def main() -> None:
         losses = model.losses(inputs, labels)
         optimizer.zero_grad()
         sum(losses.values()).backward()
+        norms = gradient_norms(model)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 35.0)
         optimizer.step()
         if step % args.every and step != 1:
@@ -149,6 +172,7 @@ def main() -> None:
             + " ".join(f"{k} {v}" for k, v in probe.items()),
             flush=True,
         )
+        print(f"  gradient norms {norms}", flush=True)
 
 
 if __name__ == "__main__":
