@@ -8,8 +8,9 @@ the final dice and class losses, the per-image mIoU on the batch (eval mode), th
 predicted background, and for a Shrunk model what its ATM stage reads:
 
 - ``qu_diff``: ``||u(img0) - u(img1)|| / ||u(img0)||`` for the QU output ``u`` (the ATM memory);
-- ``ca_diff``: the same for the first QU layer's cross-attention output (the only way the image
-  enters the QU queries), and ``ca/q``: its size against the queries it is added to;
+- ``mem_diff``: the same for the first QU decoder's memory (the projected, normed input);
+- ``ca_diff``: the same for the first QU layer's cross-attention output (with the official
+  queries, the only way the image enters them), and ``ca/q``: its size against those queries;
 - gradient norms per parameter group (before clipping);
 - ``local``: for each layer of the first QU decoder, the attention mass that a query puts on the
   3x3 memory tokens around its own grid position (that input has the query grid); uniform
@@ -28,9 +29,9 @@ import argparse
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
 from detectron2.data import DatasetCatalog
 from detectron2.data import detection_utils as utils
+from torch import Tensor, nn
 
 import segvit.data  # noqa: F401  (registers the synthetic dataset)
 from benchmarks.common import build_model
@@ -102,6 +103,7 @@ def qu_probe(head, features) -> dict:
         query = decoder_layer_forward(layer, query, memory)
     output, _ = head.upsample(features)
     return {
+        "mem_diff": round(relative_difference(memory), 3),
         "qu_diff": round(relative_difference(output), 3),
         "ca_diff": round(relative_difference(cross), 3),
         "ca/q": round(ca_size, 3),
@@ -138,6 +140,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--held-out", type=int, default=0, help="other crops scored at the end")
+    parser.add_argument(
+        "--freeze", nargs="*", default=[], help="parameter name prefixes left out of training"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args()
@@ -147,6 +152,9 @@ def main() -> None:
     model = build_model(args.config, args.overrides)
     if args.init_checkpoint:  # as train.init_checkpoint: the backbone's tensors only
         SafeCheckpointer(model).load(args.init_checkpoint, checkpointables=[])
+    for name, param in model.named_parameters():
+        if name.startswith(tuple(args.freeze)):
+            param.requires_grad_(False)
     groups = build_param_groups(model, base_lr=5e-4, weight_decay=0.01, head_lr_multiplier=1.0)
     optimizer = torch.optim.AdamW(groups, lr=5e-4, weight_decay=0.01)
     inputs = model.normalize(images)
