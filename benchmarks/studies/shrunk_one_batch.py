@@ -12,9 +12,10 @@ predicted background, and for a Shrunk model what its ATM stage reads:
 - ``ca_diff``: the same for the first QU layer's cross-attention output (with the official
   queries, the only way the image enters them), and ``ca/q``: its size against those queries;
 - gradient norms per parameter group (before clipping);
-- ``local``: for each layer of the first QU decoder, the attention mass that a query puts on the
-  3x3 memory tokens around its own grid position (that input has the query grid); uniform
-  attention gives 0.032 on the 16x16 grid (9/256 less the border).
+- ``local``: for each QU layer, the attention mass that a query puts on the 3x3 memory tokens
+  around its own position (query grid scaled onto the memory grid); uniform attention gives 0.032
+  on the 16x16 grid of the first input (9/256 less the border), 0.118 on the 8x8 grid of the
+  second (9/64 less the border).
 
     .venv/bin/python -m benchmarks.studies.shrunk_one_batch [--config ...] [--steps 300] \
         [--init-checkpoint backbone_tiny.pth] [model.head.feature_queries=True ...]
@@ -72,9 +73,9 @@ def relative_difference(tokens: torch.Tensor) -> float:
     return float((tokens[0] - tokens[1]).norm() / tokens[0].norm())
 
 
-def local_mass(attn: nn.MultiheadAttention, query: Tensor, memory: Tensor, hw) -> float:
+def local_mass(attn: nn.MultiheadAttention, query: Tensor, memory: Tensor, hw, memory_hw) -> float:
     """Mean attention mass (over heads, queries, images) on the 3x3 memory tokens around each
-    query's own position, for queries and memory on the same (h, w) grid."""
+    query's own position; the (h, w) query grid maps onto the memory grid by scaling."""
     embed, heads = attn.embed_dim, attn.num_heads
     w_q, w_k, _ = attn.in_proj_weight.chunk(3)
     b_q, b_k, _ = attn.in_proj_bias.chunk(3)
@@ -82,8 +83,13 @@ def local_mass(attn: nn.MultiheadAttention, query: Tensor, memory: Tensor, hw) -
     k = F.linear(memory, w_k, b_k).unflatten(-1, (heads, embed // heads)).transpose(1, 2)
     weights = ((q @ k.transpose(-1, -2)) * (embed // heads) ** -0.5).softmax(-1).mean(1)
     index = torch.arange(hw[0] * hw[1])
-    rows, cols = index // hw[1], index % hw[1]
-    near = ((rows[:, None] - rows[None]).abs() <= 1) & ((cols[:, None] - cols[None]).abs() <= 1)
+    rows = (index // hw[1]) * memory_hw[0] // hw[0]  # the query's cell on the memory grid
+    cols = (index % hw[1]) * memory_hw[1] // hw[1]
+    keys = torch.arange(memory_hw[0] * memory_hw[1])
+    key_rows, key_cols = keys // memory_hw[1], keys % memory_hw[1]
+    near = ((rows[:, None] - key_rows[None]).abs() <= 1) & (
+        (cols[:, None] - key_cols[None]).abs() <= 1
+    )
     return float((weights * near).sum(-1).mean())
 
 
@@ -93,14 +99,21 @@ def qu_probe(head, features) -> dict:
     tokens, hw = map_to_tokens(features[head.in_features[0]])
     memory = head.proj_norm[0](head.input_proj[0](tokens))  # (B, N, d), N = Gh * Gw
     query = head.queries(hw).repeat(tokens.shape[0], 1, 1)
-    local, cross, normed = [], None, None
-    for index, layer in enumerate(head.qu_decoders[0]):
-        normed = layer.norm1(query + multihead_attention(layer.self_attn, query, query))
-        local.append(round(local_mass(layer.multihead_attn, normed, memory, hw), 3))
-        if index == 0:
-            cross = multihead_attention(layer.multihead_attn, normed, memory)
-            ca_size = float(cross.norm() / normed.norm())
-        query = decoder_layer_forward(layer, query, memory)
+    first_memory, local, cross = memory, [], None
+    for name, proj, norm, layers in zip(
+        head.in_features, head.input_proj, head.proj_norm, head.qu_decoders
+    ):
+        tokens, memory_hw = map_to_tokens(features[name])
+        memory = norm(proj(tokens))
+        for layer in layers:
+            normed = layer.norm1(query + multihead_attention(layer.self_attn, query, query))
+            attn = layer.multihead_attn
+            local.append(round(local_mass(attn, normed, memory, hw, memory_hw), 3))
+            if cross is None:
+                cross = multihead_attention(attn, normed, memory)
+                ca_size = float(cross.norm() / normed.norm())
+            query = decoder_layer_forward(layer, query, memory)
+    memory = first_memory
     output, _ = head.upsample(features)
     return {
         "mem_diff": round(relative_difference(memory), 3),
