@@ -106,4 +106,16 @@ def test_model_builds_and_runs_after_shrinking(path):
         (result,) = model([{"image": image, "height": 48, "width": 80}])
     assert result["sem_seg"].shape == (num_classes(cfg), 48, 80)
     cfg.optimizer.params.model = model
-    assert instantiate(cfg.optimizer).param_groups
+    optimizer = instantiate(cfg.optimizer)
+    assert optimizer.param_groups
+    # ... and trains a step: finite losses, and the step changes the weights
+    model.train()
+    label = torch.randint(0, num_classes(cfg), (48, 80))
+    losses = model([{"image": image, "sem_seg": label, "height": 48, "width": 80}])
+    total = sum(losses.values())
+    assert torch.isfinite(total), f"{path}: {losses}"
+    before = [p.detach().clone() for p in model.parameters() if p.requires_grad]
+    total.backward()
+    optimizer.step()
+    after = [p for p in model.parameters() if p.requires_grad]
+    assert any(not torch.equal(a, b) for a, b in zip(after, before)), path
