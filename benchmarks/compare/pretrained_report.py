@@ -1,7 +1,6 @@
 """The second regime of the tiny comparison: every method fine-tuned from one tiny ViT pre-trained
 without pixel labels, beside its from-scratch result (``benchmarks/compare.md``)."""
 
-import statistics
 from typing import Dict, List, Optional, Sequence
 
 from benchmarks.compare.methods import METHODS, PRETRAINED_RECIPE
@@ -27,12 +26,7 @@ def pretrain_lines(pretrain: Optional[Dict]) -> List[str]:
 
 def row(method_name: str, pre: Optional[Entry], scratch: Optional[Entry]) -> str:
     def timing(key: str, scale: float, spec: str) -> str:
-        """Median over the seeds, tagged with the device (GPU and CPU times differ)."""
-        if not pre:
-            return "-"
-        kinds = {"GPU" if r["device"] == "cuda" else "CPU" for r in pre.runs}
-        where = kinds.pop() if len(kinds) == 1 else "GPU+CPU"
-        return spec.format(statistics.median(r[key] for r in pre.runs) / scale) + f" ({where})"
+        return pre.timing(key, scale, spec) if pre else "-"
 
     return (
         f"| {method_name} | {pre.cell() if pre else 'not run yet'} |"

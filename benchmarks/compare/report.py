@@ -40,6 +40,13 @@ class Entry:
     def label(self) -> str:
         return f"{self.method} ({self.recipe})"
 
+    def timing(self, key: str, scale: float, spec: str) -> str:
+        """Median of ``run[key] / scale`` over the seeds, tagged with where the runs ran: times on
+        a GPU and a CPU differ."""
+        kinds = {"GPU" if r["device"] == "cuda" else "CPU" for r in self.runs}
+        where = kinds.pop() if len(kinds) == 1 else "GPU+CPU"
+        return f"{spec.format(statistics.median(r[key] for r in self.runs) / scale)} ({where})"
+
     def cell(self) -> str:
         seeds = ",".join(str(r["seed"]) for r in sorted(self.runs, key=lambda r: r["seed"]))
         if len(self.runs) == 1:
@@ -112,19 +119,10 @@ def tiny_row(method: Method, by_recipe: Dict[str, Optional[Entry]]) -> str:
             return "n/a"
         return by_recipe[recipe].cell() if by_recipe.get(recipe) else "not run yet"
 
-    def timing(key: str, scale: float, fmt: str) -> str:
-        """Median per recipe, tagged with where it ran: times on a GPU and a CPU differ."""
-        cells = []
-        for rc in recipes:
-            if not by_recipe.get(rc):
-                cells.append("-")
-                continue
-            runs = by_recipe[rc].runs
-            kinds = {"GPU" if r["device"] == "cuda" else "CPU" for r in runs}
-            where = kinds.pop() if len(kinds) == 1 else "GPU+CPU"
-            value = fmt.format(statistics.median(r[key] for r in runs) / scale)
-            cells.append(f"{value} ({where})")
-        return " / ".join(cells)
+    def timing(key: str, scale: float, spec: str) -> str:
+        """One tagged median per recipe, "-" where none is stored."""
+        entries = [by_recipe.get(rc) for rc in recipes]
+        return " / ".join(e.timing(key, scale, spec) if e else "-" for e in entries)
 
     return (
         f"| {method.name} | {number('tiny_params_m', '{:.2f}')} |"
