@@ -40,6 +40,8 @@ __all__ = [
     "generate_synthetic_dataset",
     "ensure_synthetic_dataset",
     "DATA_VERSION",
+    "GENERATOR_NAME",
+    "write_split",
     "register_synthetic",
 ]
 
@@ -58,7 +60,7 @@ SYNTHETIC_COLORS = [
 ]
 SPLITS = ("train", "val")
 
-_GENERATOR = "segvit-synthetic"
+GENERATOR_NAME = "segvit-synthetic"
 DATA_VERSION = 3  # 3: class fill textures, larger shapes; 2: hue pairs; 1: one shared palette
 _DEFAULTS = {"num_train": 300, "num_val": 50, "seed": 0}
 # Stream id of each split: sample i of a split is drawn from default_rng([seed, id, i]). 2 and 3 are
@@ -81,7 +83,7 @@ def default_root() -> str:
 
 def _expected_meta(num_train: int, num_val: int, seed: int) -> Dict:
     return {
-        "generator": _GENERATOR,
+        "generator": GENERATOR_NAME,
         "version": DATA_VERSION,
         "seed": seed,
         "num_train": num_train,
@@ -97,7 +99,7 @@ def _read_meta(root: str) -> Optional[Dict]:
             meta = json.load(f)
     except (OSError, ValueError):
         return None
-    if not isinstance(meta, dict) or meta.get("generator") != _GENERATOR:
+    if not isinstance(meta, dict) or meta.get("generator") != GENERATOR_NAME:
         return None
     return meta
 
@@ -134,7 +136,7 @@ def _check_root(root: str, meta: Optional[Dict]) -> bool:
     return True
 
 
-def _write_split(folder: str, split: str, count: int, seed: int) -> None:
+def write_split(folder: str, split: str, count: int, seed: int) -> None:
     """Write ``count`` samples of ``split`` into ``folder``/{images,annotations_detectron2}/."""
     image_dir = os.path.join(folder, "images", split)
     label_dir = os.path.join(folder, "annotations_detectron2", split)
@@ -236,7 +238,7 @@ def generate_synthetic_dataset(
         with open(os.path.join(tmp_dir, _OWNER_FILE), "w") as f:
             f.write(f"{socket.gethostname()} {os.getpid()}")
         for split, count in (("train", num_train), ("val", num_val)):
-            _write_split(tmp_dir, split, count, seed)
+            write_split(tmp_dir, split, count, seed)
         with open(os.path.join(tmp_dir, "meta.json"), "w") as f:
             json.dump(meta, f, indent=2)
         os.remove(os.path.join(tmp_dir, _OWNER_FILE))

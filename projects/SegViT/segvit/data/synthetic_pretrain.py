@@ -24,7 +24,7 @@ from typing import Dict, List
 import torch
 from detectron2.data.datasets import load_sem_seg
 
-from .synthetic import _GENERATOR, DATA_VERSION, _write_split
+from .synthetic import DATA_VERSION, GENERATOR_NAME, write_split
 from .synthetic_render import SYNTHETIC_CLASSES
 
 __all__ = ["PRETRAIN_SPLITS", "generate_pretrain_images", "load_pretrain_split", "presence_labels"]
@@ -36,7 +36,7 @@ PRETRAIN_SPLITS = ("pretrain_train", "pretrain_val")
 
 def _meta(num_train: int, num_val: int, seed: int) -> Dict:
     return {
-        "generator": _GENERATOR,
+        "generator": GENERATOR_NAME,
         "version": DATA_VERSION,
         "purpose": "backbone pre-training (image-level labels)",
         "seed": seed,
@@ -81,7 +81,7 @@ def generate_pretrain_images(root: str, *, num_train: int, num_val: int, seed: i
     os.chmod(tmp_dir, 0o755)  # mkdtemp makes it private; the images are meant to be shared
     try:
         for split, count in zip(PRETRAIN_SPLITS, (num_train, num_val)):
-            _write_split(tmp_dir, split, count, seed)
+            write_split(tmp_dir, split, count, seed)
         with open(os.path.join(tmp_dir, "meta.json"), "w") as f:
             json.dump(meta, f, indent=2)
         if os.path.isdir(root):
