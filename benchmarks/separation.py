@@ -53,10 +53,6 @@ def parse_run_folder(folder: str) -> Tuple[Method, str, int, int]:
     return method, match["recipe"], int(match["seed"]), int(match["iters"])
 
 
-def report_name(method: Method, recipe: str, seed: int) -> str:
-    return f"{method.key}__{recipe}__seed{seed}"
-
-
 def read_miou(folder: str, stored: str) -> Tuple[float, str]:
     """The run's mIoU from its stored ``benchmarks.compare`` JSON, else the last evaluation in
     the folder's ``metrics.json`` (a run not stored yet); and where it came from."""
@@ -76,7 +72,7 @@ def measure(folder: str, args) -> Dict:
     checkpoint = os.path.join(folder, "model_final.pth")
     if not os.path.isfile(checkpoint):
         raise ValueError(f"run folder {folder!r} has no model_final.pth (is the run finished?)")
-    name = report_name(method, recipe, seed)
+    name = f"{method.key}__{recipe}__seed{seed}"
     miou, source = read_miou(folder, os.path.join(args.results, f"{name}__{iters}it.json"))
     import segvit  # noqa: F401  (registers datasets and models)
     from segvit.analysis.separation_report import separation_report
@@ -138,6 +134,10 @@ def at_block(report: Dict, where: str, variant: str, metric: str) -> float:
     return stat(report, blocks[min(blocks) if where == "first" else max(blocks)], variant, metric)
 
 
+def number(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"  # n/a: too few cells of a class
+
+
 def label(r: Dict) -> str:
     return f"{r['method']}, {RECIPE_LABELS.get(r['recipe'], r['recipe'])}, seed {r['seed']}"
 
@@ -172,7 +172,7 @@ query down-sampling block runs no block module).
 
 def summary_section(reports: List[Dict]) -> List[str]:
     rows = [[r["method"], r["recipe"], r["seed"], f"{r['miou']:.2f}"]
-            + [f"{at_block(r, *c[1:]):.3f}" for c in SUMMARY] for r in reports]  # fmt: skip
+            + [number(at_block(r, *c[1:])) for c in SUMMARY] for r in reports]  # fmt: skip
     lasts = ", ".join(str(i) for i in sorted({max(block_features(r)) for r in reports}))
     header = ["method", "recipe", "seed", "mIoU"] + [column[0] for column in SUMMARY]
     return ["## Every model at the first and the last ViT block", "",
@@ -196,7 +196,7 @@ def sasm_lines(reports: List[Dict]) -> List[str]:
         last = block_features(r)[max(block_features(r))]
         names = [f for f in (last, "head.local_path", "head.sasm/fused", "head.sasm/separated")
                  if f in r["features"]]  # fmt: skip
-        rows = [[f] + [f"{stat(r, f, v, m):.3f}" for _, v, m in SASM_COLUMNS] for f in names]
+        rows = [[f] + [number(stat(r, f, v, m)) for _, v, m in SASM_COLUMNS] for f in names]
         d = [stat(r, "head.sasm/separated", v, m) - stat(r, "head.sasm/fused", v, m)
              for _, v, m in SASM_COLUMNS[:3]]  # fmt: skip
         ci = r["features"]["head.sasm/fused"]["centred"]["gap"]
