@@ -16,6 +16,7 @@ from segvit.analysis.separation import (
     fisher_from_sums,
     image_statistics,
 )
+from segvit.engine.cli import ConfigOverrideError
 
 analyze_tool = load_script("tools", "analyze_separation")
 
@@ -128,7 +129,7 @@ def test_bootstrap_interval_contains_the_mean_and_skips_nan():
 
 def test_tool_on_a_tiny_model(tmp_path):
     out = tmp_path / "sep.json"
-    report = analyze_tool.main(
+    args = analyze_tool.get_parser().parse_args(
         [
             "--config-file",
             str(REPO / "configs/synthetic/rsseg_r_tiny.py"),
@@ -145,8 +146,12 @@ def test_tool_on_a_tiny_model(tmp_path):
             "model.head.dca_heads=2",
         ]
     )
+    report = analyze_tool.run(args)
     assert out.is_file() and report["images"] == 2
     names = set(report["features"])
     assert {"backbone.blocks.0", "head.local_path", "head.sasm/separated"} <= names
     with pytest.raises(ValueError, match="init_checkpoint"):
         analyze_tool.main(["--config-file", str(REPO / "configs/synthetic/rsseg_r_tiny.py")])
+    with pytest.raises(ConfigOverrideError, match="model.head.chanels"):
+        analyze_tool.main(["--config-file", str(REPO / "configs/synthetic/rsseg_r_tiny.py"),
+                           "--allow-random-init", "model.head.chanels=16"])  # fmt: skip

@@ -4,25 +4,80 @@ A tap is ``"<module path>[:input]"``: a forward hook on that submodule of the mo
 output (or first input) during one whole-image inference pass. A 4-D (B, C, h, w) tensor is used
 as it is; a 3-D (B, N, C) token tensor is reshaped to the token grid after dropping leading prefix
 tokens (class token); a dict output gives one feature per key (``"<path>/<key>"``, e.g. RSSeg-R's
-``head.sasm`` gives ``fused`` and ``separated``). ``vit_block_taps`` lists every ViT block.
+``head.sasm`` gives ``fused`` and ``separated``).
+
+``vit_block_taps`` lists every ViT block, wherever the backbone nests the ViT (``backbone.blocks``
+for SegViT and the per-pixel decoders, ``backbone.net.blocks`` under ViTDet's
+``SimpleFeaturePyramid`` in the MaskFormer/Mask2Former configs). Shrunk SegViT's query
+down-sampling block runs on the block's weights without calling the block module, so no hook on it
+fires: its output is read as the input of the next block (the same tensor, ``ViT.forward`` passes
+it on unchanged). ``block_index`` maps a tap to its block, to line up models whose block taps are
+named differently.
 """
 
 import dataclasses
 import math
-from typing import Dict, Iterable, List, Optional, Sequence
+import re
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from .separation import SeparationAccumulator
 
-__all__ = ["vit_block_taps", "default_taps", "FeatureTaps", "run_separation"]
+__all__ = [
+    "vit_backbone",
+    "vit_block_taps",
+    "block_index",
+    "default_taps",
+    "FeatureTaps",
+    "run_separation",
+]
+
+
+_BLOCK_TAP = re.compile(r"^backbone(?:\.\w+)*?\.blocks\.(\d+)(:input)?$")
+
+
+def vit_backbone(model: nn.Module) -> Tuple[str, Optional[nn.Module]]:
+    """The module path and module of the ViT in ``model.backbone``: the shallowest module at or
+    under ``backbone`` with a ``blocks`` ModuleList (``("", None)`` when there is none)."""
+    found = [
+        (name, module)
+        for name, module in model.named_modules()
+        if (name == "backbone" or name.startswith("backbone."))
+        and isinstance(getattr(module, "blocks", None), nn.ModuleList)
+    ]
+    return min(found, key=lambda item: item[0].count("."), default=("", None))
 
 
 def vit_block_taps(model: nn.Module) -> List[str]:
-    """``backbone.blocks.<i>`` for every block the backbone has (none if it has no blocks)."""
-    blocks = getattr(getattr(model, "backbone", None), "blocks", None)
-    return [f"backbone.blocks.{i}" for i in range(len(blocks))] if blocks is not None else []
+    """A tap per ViT block, in block order: ``<vit path>.blocks.<i>``; Shrunk SegViT's
+    query down-sampling block ``i`` (``shrink_idx``, mode ``"q"``) as ``<vit
+    path>.blocks.<i+1>:input`` (left out when it is the last block: nothing reads its output
+    unchanged). Empty when the backbone has no ViT blocks."""
+    path, vit = vit_backbone(model)
+    if vit is None:
+        return []
+    depth = len(vit.blocks)
+    shrink = getattr(vit, "shrink_idx", depth) if getattr(vit, "qd_mode", "q") == "q" else depth
+    taps = []
+    for i in range(depth):
+        if i != shrink:
+            taps.append(f"{path}.blocks.{i}")
+        elif i + 1 < depth:
+            taps.append(f"{path}.blocks.{i + 1}:input")
+    return taps
+
+
+def block_index(tap: str) -> Optional[int]:
+    """The ViT block whose output the feature ``tap`` is: ``backbone[.net].blocks.<i>`` -> i,
+    ``backbone[.net].blocks.<i>:input`` -> i - 1 (None for block 0's input, the embedded
+    patches), None for any other feature (a head's modules, a dict key of a tap)."""
+    match = _BLOCK_TAP.match(tap)
+    if match is None:
+        return None
+    index = int(match.group(1)) - (1 if match.group(2) else 0)
+    return index if index >= 0 else None
 
 
 def default_taps(model: nn.Module) -> List[str]:
