@@ -5,7 +5,8 @@ for run folders of ``python -m benchmarks.compare`` (``<key>__<recipe>__seed<k>_
 with ``model_final.pth``) on the whole ``synthetic_sem_seg_val`` split, the model built from the
 method's tiny config (``METHODS``) and its recipe's ``model.*`` overrides; stored with the run's
 mIoU as ``benchmarks/separation_runs/<key>__<recipe>__seed<k>.json``. Every invocation renders the
-stored reports: a cross-decoder summary, the three questions of docs/rsseg.md (section 4) answered
+stored reports: a cross-decoder summary (first and last ViT block, and each decoder's own
+feature: ``decoder_feature_tap``), the three questions of docs/rsseg.md (section 4) answered
 from the numbers, and per-model tables. Usage::
 
     .venv/bin/python -m benchmarks.separation                 # stored reports -> .md
@@ -13,7 +14,6 @@ from the numbers, and per-model tables. Usage::
 """
 
 import argparse
-import glob
 import json
 import math
 import os
@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks.common import ROOT, git_commit, md_table, write_json, write_text
 from benchmarks.compare.methods import METHODS, Method
+from benchmarks.separation_reports import at_block, block_features, load_reports, stat
 
 DEFAULT_REPORTS = os.path.join(ROOT, "benchmarks", "separation_runs")
 DEFAULT_RESULTS = os.path.join(ROOT, "benchmarks", "compare_runs")
@@ -96,14 +97,6 @@ def measure(folder: str, args) -> Dict:
     return report
 
 
-def load_reports(folder: str) -> List[Dict]:
-    def read(path: str) -> Dict:
-        with open(path) as f:
-            return json.load(f)
-
-    return [read(path) for path in sorted(glob.glob(os.path.join(folder, "*.json")))]
-
-
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman's rank correlation (ties share their mean rank); NaN below 3 points."""
     if len(x) < 3:
@@ -113,29 +106,8 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def block_features(report: Dict) -> Dict[int, str]:
-    """{ViT block index: feature name} of a report (``block_index`` of every feature)."""
-    from segvit.analysis.separation_taps import block_index
-
-    blocks = {block_index(name): name for name in report["features"]}
-    blocks.pop(None, None)
-    return dict(sorted(blocks.items()))
-
-
-def stat(report: Dict, feature: str, variant: str, metric: str) -> float:
-    """A feature's mean ``metric`` (``"dataset_fisher"``: its dataset Fisher ratio)."""
-    stats = report["features"][feature]
-    return float(stats[metric] if metric == "dataset_fisher" else stats[variant][metric]["mean"])
-
-
-def at_block(report: Dict, where: str, variant: str, metric: str) -> float:
-    """``stat`` at the first (``where="first"``) or the last ViT block."""
-    blocks = block_features(report)
-    return stat(report, blocks[min(blocks) if where == "first" else max(blocks)], variant, metric)
-
-
 def number(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.3f}"  # n/a: too few cells of a class
+    return "n/a" if math.isnan(value) else f"{value:.3f}"  # n/a: too few cells, or no feature
 
 
 def label(r: Dict) -> str:
@@ -147,7 +119,13 @@ SUMMARY = (("raw os, block 0", "first", "raw", "os"), ("raw os, last", "last", "
            ("dataset fisher, block 0", "first", "raw", "dataset_fisher"),
            ("dataset fisher, last", "last", "raw", "dataset_fisher"),
            ("centred gap, last", "last", "centred", "gap"),
-           ("raw boundary, last", "last", "raw", "boundary"))  # fmt: skip
+           ("raw boundary, last", "last", "raw", "boundary"),
+           ("dataset fisher, decoder feature", "decoder", "raw", "dataset_fisher"),
+           ("centred gap, decoder feature", "decoder", "centred", "gap"))  # fmt: skip
+# Question 3's rows: (name, where, metric), the raw statistic's Spearman with mIoU.
+CORRELATIONS = (("dataset fisher, last block", "last", "dataset_fisher"),
+                ("raw os, last block", "last", "os"),
+                ("dataset fisher, decoder feature", "decoder", "dataset_fisher"))  # fmt: skip
 SASM_COLUMNS = (("dataset fisher", "raw", "dataset_fisher"), ("centred gap", "centred", "gap"),
                 ("raw intra", "raw", "intra"), ("raw boundary", "raw", "boundary"))  # fmt: skip
 HEADER = """# Separation of features, per layer, in the trained tiny models
@@ -175,8 +153,10 @@ def summary_section(reports: List[Dict]) -> List[str]:
             + [number(at_block(r, *c[1:])) for c in SUMMARY] for r in reports]  # fmt: skip
     lasts = ", ".join(str(i) for i in sorted({max(block_features(r)) for r in reports}))
     header = ["method", "recipe", "seed", "mIoU"] + [column[0] for column in SUMMARY]
-    return ["## Every model at the first and the last ViT block", "",
-            f"Sorted by mIoU; `last` is block {lasts}, the ViT's last.", "",
+    return ["## Every model at the first and the last ViT block, and at its decoder feature", "",
+            f"Sorted by mIoU; `last` is block {lasts}, the ViT's last. The decoder feature is "
+            "the per-pixel feature the decoder's masks / logits are computed from (the table in "
+            "`segvit/analysis/separation_taps.py`); n/a: not measured in that report.", "",
             *md_table(header, rows), ""]  # fmt: skip
 
 
@@ -211,16 +191,17 @@ def sasm_lines(reports: List[Dict]) -> List[str]:
 
 
 def correlation_lines(reports: List[Dict]) -> List[str]:
-    """Question 3: Spearman of last-block statistics with mIoU (all models; those that learned)."""
+    """Question 3: Spearman of last-block and decoder-feature statistics with mIoU (all models;
+    those that learned), over the models that have the feature."""
     groups = (reports, [r for r in reports if r["miou"] > LEARNED_MIOU])
     rows = []
-    for what, metric in (("dataset fisher, last block", "dataset_fisher"),
-                         ("raw os, last block", "os")):  # fmt: skip
+    for what, where, metric in CORRELATIONS:
         cells = []
         for group in groups:
-            values = [at_block(r, "last", "raw", metric) for r in group]
-            rho = spearman(values, [r["miou"] for r in group])
-            cells.append(("n/a" if math.isnan(rho) else f"{rho:+.2f}") + f" (N = {len(group)})")
+            pairs = [(at_block(r, where, "raw", metric), r["miou"]) for r in group]
+            pairs = [p for p in pairs if not math.isnan(p[0])]
+            rho = spearman([p[0] for p in pairs], [p[1] for p in pairs])
+            cells.append(("n/a" if math.isnan(rho) else f"{rho:+.2f}") + f" (N = {len(pairs)})")
         rows.append([what] + cells)
     header = ["Spearman rank correlation with mIoU", "all models", f"above {LEARNED_MIOU:.0f} mIoU"]
     note = f"Below {LEARNED_MIOU:.0f} mIoU a model predicts background only; n/a: under 3 models."

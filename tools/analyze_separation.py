@@ -5,8 +5,9 @@ Streams ``dataloader.test`` of a LazyConfig (overrides checked against the confi
 model (whole-image pass) and reports, for every tapped feature, the label-free over-smoothness,
 intra/inter-class cosine and their gap, the Fisher ratio and the boundary contrast, raw and
 per-image centred, with bootstrap 95% intervals over images (``segvit.analysis.separation``;
-docs/rsseg.md). Taps default to every ViT block (wherever the backbone nests it) plus RSSeg-R's
-local pathway and SASM; ``--taps backbone.blocks.3 head.classifier:input`` reads others.
+docs/rsseg.md). Taps default to every ViT block (wherever the backbone nests it), RSSeg-R's
+local pathway and SASM, and the decoder's own feature (``decoder_feature_tap``);
+``--taps backbone.blocks.3 head.classifier:input`` reads others.
 Example::
 
     python tools/analyze_separation.py --config-file configs/synthetic/rsseg_r_tiny.py \\

@@ -1,6 +1,7 @@
 """benchmarks.separation: the cross-decoder summary sorted by mIoU, the three answers computed from
 the stored numbers (counts, SASM differences, Spearman), ViT blocks aligned across models whose
-taps are named differently, run-folder names, and what ``--measure`` stores (no machine path).
+taps are named differently, the decoder feature's columns (n/a where a report has none), run-folder
+names, and what ``--measure`` stores (no machine path).
 
 No model runs here: ``tests/analysis/test_separation_taps.py`` measures every tiny config."""
 
@@ -23,28 +24,36 @@ def feature(os_, fisher, gap=1.0, intra=0.8, boundary=0.3):
     return {"raw": raw, "centred": centred, "dataset_fisher": fisher}
 
 
-def fake_report(key, miou, os0, os3, j0, j3, blocks="backbone.blocks.{}", extra=None):
+def fake_report(key, miou, os0, os3, j0, j3, blocks="backbone.blocks.{}", extra=None,
+                decoder=None):  # fmt: skip
+    """A stored report; ``decoder``: (feature name, its statistics) of the decoder feature."""
     method = next(m for m in METHODS if m.key == key)
     names = [blocks.format(i) for i in range(4)]
     values = [(os0, j0), (0.5, 0.5), (0.5, 0.5), (os3, j3)]
-    return {
+    extra = {**(extra or {}), **dict([decoder] if decoder else [])}
+    report = {
         "method": method.name, "key": key, "recipe": "own", "seed": 0, "miou": miou,
         "images": 50, "resamples": 500, "date": "2026-12-02",
         "command": f".venv/bin/python -m benchmarks.separation --measure <run folder of {key}>",
-        "features": {**{n: feature(*v) for n, v in zip(names, values)}, **(extra or {})},
+        "features": {**{n: feature(*v) for n, v in zip(names, values)}, **extra},
     }  # fmt: skip
+    if key != "rsseg_r":  # RSSeg-R: a report measured before "decoder_feature" was stored
+        report["decoder_feature"] = decoder[0] if decoder else None
+    return report
 
 
 SHRUNK_BLOCKS = ["backbone.blocks.0", "backbone.blocks.1", "backbone.blocks.3:input",
                  "backbone.blocks.3"]  # fmt: skip
 REPORTS = [
-    fake_report("segvit", 50.0, 0.6, 0.7, 0.4, 0.7),
+    fake_report("segvit", 50.0, 0.6, 0.7, 0.4, 0.7,
+                decoder=("head.proj_norm.2", feature(0.4, 0.9, gap=0.8))),
     fake_report("rsseg_r", 80.0, 0.5, 0.6, 0.3, 0.6, extra={
         "head.local_path": feature(0.5, 0.8),
         "head.sasm/fused": feature(0.49, 0.968, gap=1.0, intra=0.835),
         "head.sasm/separated": feature(0.49, 0.972, gap=1.2, intra=0.834)}),
-    fake_report("maskformer", 30.0, 0.6, 0.5, 0.3, 0.2, blocks="backbone.net.blocks.{}"),
-    fake_report("segvit_shrunk", 10.0, 0.8, 0.9, 0.07, 0.1),
+    fake_report("maskformer", 30.0, 0.6, 0.5, 0.3, 0.2, blocks="backbone.net.blocks.{}",
+                decoder=("sem_seg_head.pixel_decoder.mask_features", feature(0.3, 0.95, gap=0.7))),
+    fake_report("segvit_shrunk", 10.0, 0.8, 0.9, 0.07, 0.1),  # no decoder feature measured
 ]  # fmt: skip
 REPORTS[3]["features"] = dict(zip(SHRUNK_BLOCKS, REPORTS[3]["features"].values()))
 REPORTS[3]["features"]["backbone.blocks.3"]["centred"]["gap"]["mean"] = float("nan")  # few cells
@@ -59,15 +68,16 @@ def test_summary_has_one_row_per_model_sorted_by_miou():
     rows = summary_rows(separation.render(REPORTS))
     assert [r.split(" | ")[0] for r in rows] == [
         "| RSSeg-R (reconstruction)", "| SegViT", "| MaskFormer", "| Shrunk SegViT"]  # fmt: skip
-    # block 0 and the last block, whatever the taps are called (backbone.net, Shrunk's QD input)
-    assert (
-        rows[2]
-        == "| MaskFormer | own | 0 | 30.00 | 0.600 | 0.500 | 0.300 | 0.200 | 1.000 | 0.300 |"
-    )
-    assert (
-        rows[3]
-        == "| Shrunk SegViT | own | 0 | 10.00 | 0.800 | 0.900 | 0.070 | 0.100 | n/a | 0.300 |"
-    )
+    # block 0 and the last block, whatever the taps are called (backbone.net, Shrunk's QD input),
+    # then the decoder feature's dataset fisher and centred gap (n/a: not measured)
+    assert rows[2] == ("| MaskFormer | own | 0 | 30.00 | 0.600 | 0.500 | 0.300 | 0.200 | 1.000 "
+                       "| 0.300 | 0.950 | 0.700 |")  # fmt: skip
+    assert rows[3] == ("| Shrunk SegViT | own | 0 | 10.00 | 0.800 | 0.900 | 0.070 | 0.100 | n/a "
+                       "| 0.300 | n/a | n/a |")  # fmt: skip
+    assert rows[0].endswith("| 0.972 | 1.200 |")  # RSSeg-R: SASM's separated S
+    assert rows[1].endswith("| 0.900 | 0.800 |")
+    header = next(line for line in separation.render(REPORTS).splitlines() if "| mIoU |" in line)
+    assert header.endswith("| dataset fisher, decoder feature | centred gap, decoder feature |")
 
 
 def test_answers_are_computed_from_the_numbers():
@@ -87,6 +97,11 @@ def test_answers_are_computed_from_the_numbers():
         line for line in text.splitlines() if line.startswith("| dataset fisher, last")
     )
     assert fisher_row == "| dataset fisher, last block | +0.80 (N = 4) | +0.50 (N = 3) |"
+    # the 3 models with a decoder feature, mIoU ranks 3,2,1 vs its Fisher ranks 3,1,2: rho = 0.5
+    decoder_row = next(
+        line for line in text.splitlines() if line.startswith("| dataset fisher, decoder")
+    )
+    assert decoder_row == "| dataset fisher, decoder feature | +0.50 (N = 3) | +0.50 (N = 3) |"
     assert "No report yet for: Shrunk SegViT" not in text and "SETR-naive" in text
     assert "## Shrunk SegViT, own loss, seed 0: 10.00 mIoU (background only)" in text
 

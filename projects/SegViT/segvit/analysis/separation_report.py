@@ -2,8 +2,9 @@
 
 Builds ``cfg.model``, loads ``train.init_checkpoint`` (refusing partial loads unless allowed),
 streams ``cfg.dataloader.test`` through :func:`~segvit.analysis.separation_taps.run_separation`
-and returns a JSON-ready dict; :func:`format_table` renders it as Markdown. Statistics and their
-meaning: :mod:`segvit.analysis.separation` and docs/rsseg.md.
+and returns a JSON-ready dict (``"decoder_feature"``: the feature name of ``decoder_feature_tap``
+when it was measured, else None); :func:`format_table` renders it as Markdown. Statistics and
+their meaning: :mod:`segvit.analysis.separation` and docs/rsseg.md.
 """
 
 import math
@@ -13,7 +14,7 @@ from detectron2.config import instantiate
 
 from ..checkpoint.checkpointer import load_model_weights
 from .separation import METRICS
-from .separation_taps import default_taps, run_separation
+from .separation_taps import decoder_feature_tap, default_taps, run_separation
 
 __all__ = ["separation_report", "format_table"]
 
@@ -52,11 +53,14 @@ def separation_report(
         min_cells=min_cells,
         max_images=max_images,
     )
+    features = acc.summary(resamples)
+    decoder = decoder_feature_tap(model)
     return {
         "checkpoint": checkpoint or None,
         "taps": taps,
+        "decoder_feature": decoder if decoder in features else None,
         "images": max((s["raw"]["os"]["n"] for s in acc.summary(1).values()), default=0),
-        "features": acc.summary(resamples),
+        "features": features,
     }
 
 

@@ -1,10 +1,13 @@
 """Reading per-pixel features out of any model for the separation statistics (separation.py).
 
-A tap is ``"<module path>[:input]"``: a forward hook on that submodule of the model records its
-output (or first input) during one whole-image inference pass. A 4-D (B, C, h, w) tensor is used
-as it is; a 3-D (B, N, C) token tensor is reshaped to the token grid after dropping leading prefix
-tokens (class token); a dict output gives one feature per key (``"<path>/<key>"``, e.g. RSSeg-R's
-``head.sasm`` gives ``fused`` and ``separated``).
+A tap is ``"<module path>[/<key>][:input|:patches]"``: a forward hook on that submodule of the
+model records its output (``:input``: its first input) during one whole-image inference pass. A
+4-D (B, C, h, w) tensor is used as it is; a 3-D (B, N, C) token tensor is reshaped to the token
+grid after dropping leading prefix tokens (class token); ``:patches`` first drops the trailing
+class tokens (``num_classes`` of the closest enclosing module that has it: Segmenter's and
+DEPICT-SA's class embeddings follow the patches). A dict output gives one feature per key
+(``"<path>/<key>"``, e.g. RSSeg-R's ``head.sasm`` gives ``fused`` and ``separated``);
+``"<path>/<key>"`` as a tap keeps that key only.
 
 ``vit_block_taps`` lists every ViT block, wherever the backbone nests the ViT (``backbone.blocks``
 for SegViT and the per-pixel decoders, ``backbone.net.blocks`` under ViTDet's
@@ -13,6 +16,43 @@ down-sampling block runs on the block's weights without calling the block module
 fires: its output is read as the input of the next block (the same tensor, ``ViT.forward`` passes
 it on unchanged). ``block_index`` maps a tap to its block, to line up models whose block taps are
 named differently.
+
+``decoder_feature_tap`` names each decoder's **decoder feature**: the last per-pixel feature from
+which its masks / logits are computed, i.e. what enters the final linear map and per-class product
+(classifier, class-embedding or mask-embedding product), so that decoders that separate classes
+after the ViT are compared where they separate:
+
+::
+
+    decoder        tap                                       why
+    SETR-naive     head.classifier:input                     the input of the final 1x1 classifier
+                                                             conv (1/16)
+    Segmenter      head.decoder_norm:patches                 the patch tokens after the mask
+                                                             transformer and decoder_norm: times
+                                                             proj_patch, L2-normalised, they meet
+                                                             the class embeddings
+    DEPICT-SA      head.decoder_norm:patches                 the same, without a projection
+    DEPICT-CA      head.patch_norm                           the patch tokens after the
+                                                             self-attention layers: keys of the
+                                                             class embeddings' cross-attention,
+                                                             patches of the mask product
+    SegViT         head.proj_norm.<last stage>               the last ATM stage's memory (input
+    (ATMHead)                                                projection + LayerNorm): its keys give
+                                                             that stage's masks; the final masks add
+                                                             the earlier stages'
+    Shrunk SegViT  head.atm.proj_norm                        the query-upsampled 1/16 map, the
+    (QUATMHead)                                              memory of the one ATM stage (whose
+                                                             projection is an Identity)
+    Naive Shrunk   head.proj_norm                            the memory of its one ATM stage
+    (ATMSingle-
+    StageHead)
+    RSSeg-R        head.sasm/separated                       SASM's S, the input of DCA (logits:
+                                                             class embeddings times a 1x1 conv of S)
+                                                             or of the 1x1 classifier
+    MaskFormer,    sem_seg_head.pixel_decoder.mask_features  the pixel decoder's mask features
+    Mask2Former                                              (1/4), times the queries' mask
+                                                             embeddings (maskformer2
+                                                             forward_prediction_heads)
 """
 
 import dataclasses
@@ -23,12 +63,22 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..modeling.heads import (
+    ATMHead,
+    ATMSingleStageHead,
+    DEPICTHead,
+    QUATMHead,
+    RSSegRHead,
+    SegmenterMaskHead,
+    SETRNaiveHead,
+)
 from .separation import SeparationAccumulator
 
 __all__ = [
     "vit_backbone",
     "vit_block_taps",
     "block_index",
+    "decoder_feature_tap",
     "default_taps",
     "FeatureTaps",
     "run_separation",
@@ -80,14 +130,65 @@ def block_index(tap: str) -> Optional[int]:
     return index if index >= 0 else None
 
 
+def decoder_feature_tap(model: nn.Module) -> Optional[str]:
+    """The tap of the model's decoder feature (module doc's table), None for an unknown head."""
+    head = getattr(model, "head", None)
+    if isinstance(head, SETRNaiveHead):
+        return "head.classifier:input"
+    if isinstance(head, SegmenterMaskHead) or (isinstance(head, DEPICTHead) and head.mode == "sa"):
+        return "head.decoder_norm:patches"
+    if isinstance(head, DEPICTHead):
+        return "head.patch_norm"
+    if isinstance(head, ATMHead):
+        return f"head.proj_norm.{len(head.proj_norm) - 1}"
+    if isinstance(head, QUATMHead):
+        return "head.atm.proj_norm"
+    if isinstance(head, ATMSingleStageHead):
+        return "head.proj_norm"
+    if isinstance(head, RSSegRHead):
+        return "head.sasm/separated"
+    pixel_decoder = getattr(getattr(model, "sem_seg_head", None), "pixel_decoder", None)
+    if isinstance(getattr(pixel_decoder, "mask_features", None), nn.Module):
+        return "sem_seg_head.pixel_decoder.mask_features"
+    return None
+
+
 def default_taps(model: nn.Module) -> List[str]:
-    """Every ViT block, and RSSeg-R's local pathway and SASM when the head has them."""
+    """Every ViT block; RSSeg-R's local pathway and SASM when the head has them; then the
+    decoder feature (``decoder_feature_tap``) unless a tap before already gives it."""
     taps = vit_block_taps(model)
     head = getattr(model, "head", None)
     for name in ("local_path", "sasm"):
         if head is not None and hasattr(head, name):
             taps.append(f"head.{name}")
+    decoder = decoder_feature_tap(model)
+    if decoder is not None and not any(decoder == t or decoder.startswith(t + "/") for t in taps):
+        taps.append(decoder)
     return taps
+
+
+def _parse_tap(tap: str) -> Tuple[str, str, str]:
+    """``"<module path>[/<key>][:<kind>]"`` -> (module path, dict key or "", kind or "")."""
+    where, _, kind = tap.partition(":")
+    path, _, key = where.partition("/")
+    if kind not in ("", "input", "output", "patches"):
+        raise ValueError(
+            f"separation tap {tap!r}: the suffix must be ':input', ':patches' or none."
+        )
+    return path, key, kind
+
+
+def _num_class_tokens(modules: Dict[str, nn.Module], path: str, tap: str) -> int:
+    """``num_classes`` of the closest module enclosing ``path`` (``:patches`` taps)."""
+    parts = path.split(".")
+    for end in range(len(parts) - 1, -1, -1):
+        count = getattr(modules[".".join(parts[:end])], "num_classes", None)
+        if isinstance(count, int):
+            return count
+    raise ValueError(
+        f"separation tap {tap!r}: ':patches' drops the class tokens, but no module enclosing "
+        f"{path!r} has an int num_classes; tap the patch tokens without ':patches'."
+    )
 
 
 def _as_maps(value, padded_hw: Sequence[int]) -> Optional[Dict[str, Tensor]]:
@@ -123,17 +224,20 @@ class FeatureTaps:
         self.features: Dict[str, object] = {}
         self._handles = []
         for tap in taps:
-            path, _, kind = tap.partition(":")
+            path, key, kind = _parse_tap(tap)
             if path not in modules:
                 raise ValueError(
                     f"separation tap {tap!r}: no submodule {path!r} in the model; e.g. "
                     f"{vit_block_taps(model)[:2] or sorted(modules)[:5]}"
                 )
-            if kind not in ("", "input", "output"):
-                raise ValueError(f"separation tap {tap!r}: the suffix must be ':input' or none.")
+            drop = _num_class_tokens(modules, path, tap) if kind == "patches" else 0
 
-            def hook(_module, inputs, output, tap=tap, kind=kind):
-                self.features[tap] = inputs[0] if kind == "input" else output
+            def hook(_module, inputs, output, tap=tap, key=key, kind=kind, drop=drop):
+                value = inputs[0] if kind == "input" else output
+                value = value[key] if key else value
+                if drop:  # (B, N + K, C) with the K class tokens last -> (B, N, C)
+                    value = value[:, :-drop]
+                self.features[tap] = value
 
             self._handles.append(modules[path].register_forward_hook(hook))
 
