@@ -16,7 +16,7 @@ def pretrain_lines(pretrain: Optional[Dict]) -> List[str]:
     return [
         f"Backbone: `{pretrain['checkpoint']}`, made once by `{pretrain['command']}`"
         f" ({pretrain['objective']}; {pretrain['data']}; {pretrain['iters']} iterations of"
-        f" batch {pretrain['batch']}, {pretrain['minutes']} min of one CPU core on"
+        f" batch {pretrain['batch']}, {pretrain['minutes']}, on"
         f" {pretrain['machine']}). Its own metric on {pretrain['val']}: {pretrain['metric']}."
         " The backbone was initialised for pre-training by the official mmseg rule"
         " (`model.backbone.init=mmseg`); every run below loads it through"
