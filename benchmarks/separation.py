@@ -28,7 +28,7 @@ from benchmarks.separation_reports import at_block, block_features, load_reports
 DEFAULT_REPORTS = os.path.join(ROOT, "benchmarks", "separation_runs")
 DEFAULT_RESULTS = os.path.join(ROOT, "benchmarks", "compare_runs")
 DEFAULT_OUTPUT = os.path.join(ROOT, "benchmarks", "separation.md")
-LEARNED_MIOU = 15.0  # below: the model predicts background only (about 10.7 mIoU)
+LEARNED_MIOU = 15.0  # below: the model has not learned to segment (background only: 10.7 mIoU)
 RECIPE_LABELS = {"own": "own loss", "demo": "demo recipe", "sampled": "sampled-loss recipe",
                  "pretrained": "pre-trained backbone, own loss"}  # fmt: skip
 RUN_NAME = re.compile(
@@ -204,7 +204,7 @@ def correlation_lines(reports: List[Dict]) -> List[str]:
             cells.append(("n/a" if math.isnan(rho) else f"{rho:+.2f}") + f" (N = {len(pairs)})")
         rows.append([what] + cells)
     header = ["Spearman rank correlation with mIoU", "all models", f"above {LEARNED_MIOU:.0f} mIoU"]
-    note = f"Below {LEARNED_MIOU:.0f} mIoU a model predicts background only; n/a: under 3 models."
+    note = f"Below {LEARNED_MIOU:.0f} mIoU a model has not learned to segment; n/a: under 3 models."
     return md_table(header, rows) + ["", note, ""]
 
 
