@@ -17,12 +17,11 @@ import argparse
 import json
 import math
 import os
-import re
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks.common import ROOT, git_commit, md_table, write_json, write_text
-from benchmarks.compare.methods import METHODS, Method
+from benchmarks.compare.methods import METHODS, parse_run_folder
 from benchmarks.separation_reports import at_block, block_features, load_reports, stat
 
 DEFAULT_REPORTS = os.path.join(ROOT, "benchmarks", "separation_runs")
@@ -31,27 +30,6 @@ DEFAULT_OUTPUT = os.path.join(ROOT, "benchmarks", "separation.md")
 LEARNED_MIOU = 15.0  # below: the model has not learned to segment (background only: 10.7 mIoU)
 RECIPE_LABELS = {"own": "own loss", "demo": "demo recipe", "sampled": "sampled-loss recipe",
                  "pretrained": "pre-trained backbone, own loss"}  # fmt: skip
-RUN_NAME = re.compile(
-    r"^(?P<key>[a-z0-9_]+?)__(?P<recipe>[a-z]+)__seed(?P<seed>\d+)__(?P<iters>\d+)it"
-)
-
-
-def parse_run_folder(folder: str) -> Tuple[Method, str, int, int]:
-    """(method, recipe, seed, iterations) of a run folder of ``benchmarks.compare``."""
-    name = os.path.basename(os.path.normpath(folder))
-    match = RUN_NAME.match(name)
-    if match is None:
-        raise ValueError(
-            f"run folder {folder!r}: its name must start with <key>__<recipe>__seed<k>__<iters>it "
-            "(a folder of python -m benchmarks.compare, e.g. segvit__own__seed0__2000it-...)"
-        )
-    method = next((m for m in METHODS if m.key == match["key"]), None)
-    if method is None or match["recipe"] not in method.recipes:
-        raise ValueError(
-            f"run folder {folder!r}: no method {match['key']!r} with recipe {match['recipe']!r} "
-            f"in benchmarks/compare/methods.py (keys: {[m.key for m in METHODS]})"
-        )
-    return method, match["recipe"], int(match["seed"]), int(match["iters"])
 
 
 def read_miou(folder: str, stored: str) -> Tuple[float, str]:

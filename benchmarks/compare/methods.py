@@ -7,6 +7,7 @@ Every number in :data:`METHODS` and :data:`PUBLISHED` names its source: a table 
 
 import dataclasses
 import os
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks.common import ROOT
@@ -167,3 +168,28 @@ def find_methods(names: Optional[Sequence[str]]) -> List[Method]:
 
 def config_exists(config: str) -> bool:
     return os.path.isfile(os.path.join(ROOT, config))
+
+
+# The name of a run folder of `python -m benchmarks.compare --parts tiny` (runs.train_one) begins
+# with the run it holds; the one parser of it (runs.adopt_run, benchmarks.separation).
+RUN_NAME = re.compile(
+    r"^(?P<key>[a-z0-9_]+?)__(?P<recipe>[a-z]+)__seed(?P<seed>\d+)__(?P<iters>\d+)it"
+)
+
+
+def parse_run_folder(folder: str) -> Tuple[Method, str, int, int]:
+    """(method, recipe, seed, iterations) of a run folder of ``benchmarks.compare``."""
+    name = os.path.basename(os.path.normpath(folder))
+    match = RUN_NAME.match(name)
+    if match is None:
+        raise ValueError(
+            f"run folder {folder!r}: its name must start with <key>__<recipe>__seed<k>__<iters>it "
+            "(a folder of python -m benchmarks.compare, e.g. segvit__own__seed0__2000it-...)"
+        )
+    method = next((m for m in METHODS if m.key == match["key"]), None)
+    if method is None or match["recipe"] not in method.recipes:
+        raise ValueError(
+            f"run folder {folder!r}: no method {match['key']!r} with recipe {match['recipe']!r} "
+            f"in benchmarks/compare/methods.py (keys: {[m.key for m in METHODS]})"
+        )
+    return method, match["recipe"], int(match["seed"]), int(match["iters"])

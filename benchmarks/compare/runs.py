@@ -20,7 +20,14 @@ from typing import Dict, List, Sequence, Tuple
 
 from benchmarks.common import ROOT, cpu_name, write_json
 from benchmarks.compare.full_size import describe_tiny
-from benchmarks.compare.methods import DEMO_CONFIG, METHODS, Method, config_exists, find_methods
+from benchmarks.compare.methods import (
+    DEMO_CONFIG,
+    RUN_NAME,
+    Method,
+    config_exists,
+    find_methods,
+    parse_run_folder,
+)
 from segvit.engine.run_folder import claim_output_folder
 
 
@@ -120,10 +127,7 @@ def store_result(job: Dict, args, out: str, cmd: Sequence[str], wall: float, **e
     return result
 
 
-RUN_FOLDER = re.compile(
-    r"^(?P<key>\w+?)__(?P<recipe>[a-z]+)__seed(?P<seed>\d+)__(?P<iters>\d+)it"
-    r"-(?P<stamp>\d{8}-\d{6})-\d+$"
-)
+RUN_FOLDER = re.compile(RUN_NAME.pattern + r"-(?P<stamp>\d{8}-\d{6})-\d+$")
 
 
 def adopt_run(out: str, args) -> Dict:
@@ -142,13 +146,12 @@ def adopt_run(out: str, args) -> Dict:
             f"--adopt {out}: not a run folder of benchmarks.compare "
             "(<method>__<recipe>__seed<k>__<iters>it-<date>-<time>-<pid>)"
         )
-    method = next((m for m in METHODS if m.key == match["key"]), None)
-    if method is None or match["recipe"] not in method.recipes:
-        raise SystemExit(
-            f"--adopt {out}: no method {match['key']!r} with recipe {match['recipe']!r}"
-        )
-    if int(match["iters"]) != args.iters:
-        raise SystemExit(f"--adopt {out}: {match['iters']} iterations, the table has {args.iters}")
+    try:
+        method, recipe, seed, iters = parse_run_folder(folder)
+    except ValueError as e:
+        raise SystemExit(f"--adopt: {e}") from None
+    if iters != args.iters:
+        raise SystemExit(f"--adopt {out}: {iters} iterations, the table has {args.iters}")
     metrics = os.path.join(folder, "metrics.json")
     rows = [json.loads(line) for line in open(metrics)] if os.path.exists(metrics) else []
     last = max((r.get("iteration", -1) for r in rows), default=-1)
@@ -158,12 +161,11 @@ def adopt_run(out: str, args) -> Dict:
             f"--adopt {out}: unfinished (last iteration {last}, final mIoU "
             f"{'present' if has_miou else 'missing'}); wait for it"
         )
-    if os.path.exists(stored_run_path(args, method, match["recipe"], int(match["seed"]))):
-        name = run_name(method, match["recipe"], int(match["seed"]), args.iters)
+    if os.path.exists(stored_run_path(args, method, recipe, seed)):
+        name = run_name(method, recipe, seed, args.iters)
         raise SystemExit(f"--adopt {out}: {name} is stored already; nothing written")
     start = time.mktime(time.strptime(match["stamp"], "%Y%m%d-%H%M%S"))
-    job = {"method": method, "recipe": match["recipe"], "seed": int(match["seed"]),
-           "tiny": describe_tiny(method)}  # fmt: skip
+    job = {"method": method, "recipe": recipe, "seed": seed, "tiny": describe_tiny(method)}
     cmd = train_command(method, job["recipe"], job["seed"], args.iters, args.device, folder)
     end = os.path.getmtime(metrics)
     finished = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(end))
