@@ -32,16 +32,15 @@ Usage (the end-to-end part takes as long as ``make demo``; the profile about a m
 
 import argparse
 import datetime
-import glob
-import json
 import os
 import statistics
 import sys
 from typing import Dict, List, Optional, Tuple
 
 from benchmarks.common import ROOT, cpu_name, write_text
+from benchmarks.compare.runs import load_runs
 from benchmarks.studies.demo_run import read_loadavg, run_demo
-from benchmarks.studies.step_profile import STEP_PARTS, profile_steps
+from benchmarks.studies.step_profile import STEP_PARTS, VARIANTS, profile_steps
 
 COMMAND = ".venv/bin/python -m benchmarks.studies.demo_time"
 OUTPUT = os.path.join(ROOT, "benchmarks", "demo.md")
@@ -62,19 +61,15 @@ TARGET_SECONDS = 300.0
 TARGET_MEDIAN_MIOU = 75.5
 TARGET_SHIPPED_MIOU = 75.0
 MODEL_PARTS = ("backbone forward", "head forward", "head backward", "backbone backward")
-# Profile variant -> the comparison recipe whose stored seeds measure its mIoU (fused AdamW
-# changes no number, only the time).
-RECIPE_OF_VARIANT = {"dense": "demo", "sampled": "sampled"}
 
 
 def recipe_mious(recipe: str, runs_dir: str = RUNS_DIR) -> Dict[int, float]:
     """{seed: mIoU} of SegViT's stored comparison runs of ``recipe`` (empty if none)."""
-    out = {}
-    for path in sorted(glob.glob(os.path.join(runs_dir, f"segvit__{recipe}__seed*__*it.json"))):
-        with open(path) as f:
-            run = json.load(f)
-        out[int(run["seed"])] = float(run["miou"])
-    return out
+    return {
+        int(run["seed"]): float(run["miou"])
+        for run in load_runs(runs_dir)
+        if run.get("key") == "segvit" and run.get("recipe") == recipe
+    }
 
 
 def _seeds_text(mious: Dict[int, float]) -> str:
@@ -127,6 +122,8 @@ def lever_lines(demo: Dict, profile: Dict, runs_dir: str = RUNS_DIR) -> List[str
     cpu = {lab: sum(c for c, _ in profile[lab].values()) for lab in labels}
     total, iters, s_iter = demo["phases"]["total"], demo["iterations"], demo["s_per_iter"]
     fixed = total - iters * s_iter
+    recipes = {lab: VARIANTS[lab][2] for lab in labels}
+    mious = {recipe: recipe_mious(recipe, runs_dir) for recipe in set(recipes.values())}
     lines = [
         "## Levers: how close each gets to 5 minutes",
         "",
@@ -142,11 +139,10 @@ def lever_lines(demo: Dict, profile: Dict, runs_dir: str = RUNS_DIR) -> List[str
     for lab in labels:
         s_proj = s_iter * cpu[lab] / cpu[labels[0]]
         fit = max(int((TARGET_SECONDS - fixed) / s_proj), 0)
-        recipe = RECIPE_OF_VARIANT["sampled" if "sampled" in lab else "dense"]
         lines.append(
             f"| {lab} | {cpu[lab] * 1e3:.0f} | {100 * (1 - cpu[lab] / cpu[labels[0]]):.0f}% | "
             f"{s_proj:.3f} | {(fixed + iters * s_proj) / 60:.1f} min | {fit} of {iters} | "
-            f"{recipe}: {_seeds_text(recipe_mious(recipe, runs_dir))} |"
+            f"{recipes[lab]}: {_seeds_text(mious[recipes[lab]])} |"
         )
     return lines + [""]
 

@@ -39,7 +39,9 @@ def _store_seeds(runs_dir, recipe, mious):
 
     for seed, miou in enumerate(mious):
         name = f"segvit__{recipe}__seed{seed}__2000it.json"
-        (runs_dir / name).write_text(json.dumps({"seed": seed, "miou": miou}))
+        (runs_dir / name).write_text(
+            json.dumps({"key": "segvit", "recipe": recipe, "seed": seed, "miou": miou})
+        )
 
 
 DEMO = {
