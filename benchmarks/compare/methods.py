@@ -124,6 +124,19 @@ METHODS: List[Method] = [
     ),
 ]  # fmt: skip
 
+# Options of ours, not in any paper, off by default in every config: measured on the tiny part
+# beside the methods (own loss, from scratch), never in the paper-regime tables or full size.
+FEATURE_QUERIES = ("model.head.feature_queries=True",)
+OPTIONS: List[Method] = [
+    Method(
+        "Shrunk SegViT + feature_queries (option)", "segvit_shrunk_fq",
+        "configs/synthetic/segvit_shrunk_tiny.py", {"own": PIXEL_CE_OFF + FEATURE_QUERIES},
+        "own: the paper's ATM loss; the QU queries start as table + first feature"
+        " (`model.head.feature_queries=True`, not in the paper; docs/design.md)",
+    ),
+]  # fmt: skip
+TINY_METHODS: List[Method] = METHODS + OPTIONS  # the rows of the tiny from-scratch table
+
 # ADE20K val mIoU as published: (method, backbone, crop, ss, ms, GFLOPs, source). Only numbers
 # found in the papers and the methods' READMEs; "-" = not given there.
 SEGVIT_T1 = "SegViT paper (NeurIPS 2022) Table 1"
@@ -155,14 +168,14 @@ PUBLISHED: List[Tuple[str, str, str, str, str, str, str]] = [
 
 
 def find_methods(names: Optional[Sequence[str]]) -> List[Method]:
-    """Methods by name or key (case-insensitive); all when ``names`` is empty."""
+    """Methods and options by name or key (case-insensitive); all when ``names`` is empty."""
     if not names:
-        return list(METHODS)
-    by_name = {m.name.lower(): m for m in METHODS}
-    by_name.update({m.key: m for m in METHODS})
+        return list(TINY_METHODS)
+    by_name = {m.name.lower(): m for m in TINY_METHODS}
+    by_name.update({m.key: m for m in TINY_METHODS})
     unknown = [n for n in names if n.lower() not in by_name]
     if unknown:
-        raise SystemExit(f"--methods: unknown {unknown}; use {[m.name for m in METHODS]}")
+        raise SystemExit(f"--methods: unknown {unknown}; use {[m.key for m in TINY_METHODS]}")
     return [by_name[n.lower()] for n in names]
 
 
@@ -186,10 +199,10 @@ def parse_run_folder(folder: str) -> Tuple[Method, str, int, int]:
             f"run folder {folder!r}: its name must start with <key>__<recipe>__seed<k>__<iters>it "
             "(a folder of python -m benchmarks.compare, e.g. segvit__own__seed0__2000it-...)"
         )
-    method = next((m for m in METHODS if m.key == match["key"]), None)
+    method = next((m for m in TINY_METHODS if m.key == match["key"]), None)
     if method is None or match["recipe"] not in method.recipes:
         raise ValueError(
             f"run folder {folder!r}: no method {match['key']!r} with recipe {match['recipe']!r} "
-            f"in benchmarks/compare/methods.py (keys: {[m.key for m in METHODS]})"
+            f"in benchmarks/compare/methods.py (keys: {[m.key for m in TINY_METHODS]})"
         )
     return method, match["recipe"], int(match["seed"]), int(match["iters"])

@@ -7,7 +7,15 @@ import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks.common import md_table
-from benchmarks.compare.methods import METHODS, PUBLISHED, RECIPES, FullSize, Method, config_exists
+from benchmarks.compare.methods import (
+    METHODS,
+    PUBLISHED,
+    RECIPES,
+    TINY_METHODS,
+    FullSize,
+    Method,
+    config_exists,
+)
 
 RENDER_COMMAND = ".venv/bin/python -m benchmarks.compare"
 
@@ -135,7 +143,7 @@ def tiny_row(method: Method, by_recipe: Dict[str, Optional[Entry]]) -> str:
 
 def completeness(entries: Dict[Tuple[str, str], Entry]) -> str:
     """Which method/recipe pairs have three seeds, and how many the others have."""
-    expected = [(m.name, r) for m in METHODS for r in RECIPES if r in m.recipes]
+    expected = [(m.name, r) for m in TINY_METHODS for r in RECIPES if r in m.recipes]
     seeds = {key: len(entries[key].runs) if key in entries else 0 for key in expected}
     short = [f"{name} ({recipe}: {n} of 3)" for (name, recipe), n in seeds.items() if n < 3]
     text = f"Complete (3 seeds): {len(expected) - len(short)} of {len(expected)} method/recipes."
@@ -168,7 +176,7 @@ def tiny_section(runs: Sequence[Dict], iters: int, data_version: Optional[int]) 
         " sampled) | what the recipes are |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [tiny_row(m, {r: entries.get((m.name, r)) for r in RECIPES}) for m in METHODS]
+    lines += [tiny_row(m, {r: entries.get((m.name, r)) for r in RECIPES}) for m in TINY_METHODS]
     lines += ["", completeness(entries)]
     lines += [
         "",

@@ -63,7 +63,7 @@ def test_table_has_median_and_min_max_per_method_and_recipe():
     # Seed spreads 2.0 (SegViT own), 2.5 (demo), 11.5 (MaskFormer).
     assert "2.00 to 11.50 points, median 2.50" in text
     # Complete: SegViT own and demo, MaskFormer; SETR-naive has 1 of its 3 seeds.
-    assert "Complete (3 seeds): 3 of 13 method/recipes." in text
+    assert "Complete (3 seeds): 3 of 14 method/recipes." in text  # 13 + the option
     assert "SETR-naive (own: 1 of 3)" in text
 
 
@@ -155,6 +155,21 @@ def test_every_method_of_the_issue_is_in_the_table():
         assert pretrained[:-1] == method.recipes["own"]
     with pytest.raises(SystemExit, match="unknown"):
         methods.find_methods(["UperNet"])
+
+
+def test_options_are_tiny_rows_not_methods_of_the_papers():
+    """An option of ours (not in a paper) is a from-scratch row of its own, run by name or key,
+    with the paper recipe plus its one override, and never enters the paper-regime tables."""
+    option = methods.find_methods(["segvit_shrunk_fq"])[0]
+    shrunk = methods.find_methods(["Shrunk SegViT"])[0]
+    assert option not in methods.METHODS and option in methods.find_methods(None)
+    assert option.tiny_config == shrunk.tiny_config and set(option.recipes) == {"own"}
+    assert option.recipes["own"] == shrunk.recipes["own"] + ("model.head.feature_queries=True",)
+    cmd = runs.train_command(option, "own", 1, 20, "cpu", "/tmp/run")
+    assert "model.head.feature_queries=True" in cmd and "model.criterion.pixel_ce_weight=0.0" in cmd
+    folder = "segvit_shrunk_fq__own__seed1__2000it-20261202-190000-1"
+    assert methods.parse_run_folder(folder) == (option, "own", 1, 2000)
+    assert "Shrunk SegViT + feature_queries (option) (own: 0 of 3)" in report.completeness({})
 
 
 def test_train_command_sets_seed_device_and_recipe():
