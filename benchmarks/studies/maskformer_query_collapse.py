@@ -101,8 +101,10 @@ def main() -> None:
             SafeCheckpointer(model).load(checkpoint_path(name), checkpointables=[])
         test, train = probe(model, images, False), probe(model, images, True)
         rows.append((os.path.basename(os.path.normpath(name)), test, train))
-    print("| model | query cosine, test / dropout on | classes of the 16 queries, test / dropout on"
-          " | classes in the image, test / dropout on | layer-0 tgt / query_embed (test) |")
+    print(
+        "| model | query cosine, test / dropout on | classes of the 16 queries, test / dropout on"
+        " | classes in the image, test / dropout on | layer-0 tgt / query_embed (test) |"
+    )
     print("|---|---|---|---|---|")
     for name, test, train in rows:
         print(
