@@ -37,6 +37,7 @@ model.head = L(QUATMHead)(
     qu_layers=2,
     atm_layers=2,  # every layer supervised
     feature_queries=False,  # official QU queries; True: not in the paper (docs/design.md)
+    query_init_std=1.0,  # official N(0, 1) table; smaller: not in the paper (docs/design.md)
 )
 dataloader.train.mapper.num_classes = "${model.head.num_classes}"
 train.output_dir = "output/segvit_shrunk_tiny"

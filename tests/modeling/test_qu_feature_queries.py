@@ -2,6 +2,7 @@
 as the table plus the first projected feature, so Shrunk's ATM input follows the image from the
 first step. Off: the official head, unchanged."""
 
+import pytest
 import torch
 from detectron2.config import LazyConfig
 from repo_scripts import REPO
@@ -70,3 +71,16 @@ def test_option_makes_the_qu_output_follow_the_image_at_initialisation():
     official = relative_difference(head().upsample(feats)[0])
     option = relative_difference(head(feature_queries=True).upsample(feats)[0])
     assert option > 3 * official
+
+
+def test_query_init_std_scales_the_official_draw_and_is_off_by_default():
+    """``query_init_std`` (not in the paper): the same N(0, 1) draw, scaled; 1 in every config."""
+    official, small = head(), head(query_init_std=0.02)
+    table = official.qu_queries.weight
+    assert 0.8 < float(table.std()) < 1.2  # the official nn.Embedding N(0, 1)
+    assert torch.allclose(small.qu_queries.weight, 0.02 * table)
+    for config in ("configs/synthetic/segvit_shrunk_tiny.py",):
+        cfg = LazyConfig.load(str(REPO / config))
+        assert cfg.model.head.get("query_init_std", 1.0) == 1.0
+    with pytest.raises(ValueError, match="query_init_std must be > 0"):
+        head(query_init_std=0.0)

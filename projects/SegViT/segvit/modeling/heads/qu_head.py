@@ -11,6 +11,7 @@ Returns the ATM head contract (see ``atm_head.ATMHead.forward``).
 
 from typing import Dict, List, Tuple
 
+import torch
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import SEM_SEG_HEADS_REGISTRY
@@ -59,6 +60,7 @@ class QUATMHead(nn.Module):
         query_resize_mode: str = "bicubic",
         shared_in_proj_init: bool = True,
         feature_queries: bool = False,
+        query_init_std: float = 1.0,
     ):
         """
         Args:
@@ -83,6 +85,11 @@ class QUATMHead(nn.Module):
                 table plus the first input feature (projected and normed; it has the output
                 grid), so they depend on the image from the first step (docs/design.md, "Shrunk
                 from scratch"). The official queries are the table alone.
+            query_init_std (float): not in the paper; 1 (official ``nn.Embedding``, N(0, 1)) by
+                default: the standard deviation of the QU query table at initialisation. The
+                decoder's LayerNorm undoes its scale in the forward pass, but AdamW's steps are
+                about ``lr`` per entry whatever the scale, so a small table can move far in a short
+                schedule (docs/design.md, "Shrunk from scratch").
         """
         super().__init__()
         if len(in_features) == 0:
@@ -129,6 +136,10 @@ class QUATMHead(nn.Module):
         init_linear_and_layernorm(
             self
         )  # trunc-normal Linears, (1, 0) LayerNorms; queries keep N(0, 1)
+        if query_init_std <= 0:
+            raise ValueError(f"query_init_std must be > 0, got {query_init_std}.")
+        with torch.no_grad():
+            self.qu_queries.weight.mul_(query_init_std)  # N(0, std^2); the same draw for any std
         if shared_in_proj_init:
             for layers in self.qu_decoders:
                 share_in_proj_init(layers)
