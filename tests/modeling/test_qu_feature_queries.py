@@ -76,7 +76,7 @@ def test_option_makes_the_qu_output_follow_the_image_at_initialisation():
 def test_query_init_std_scales_the_official_draw_and_is_off_by_default():
     """``query_init_std`` (not in the paper): the same N(0, 1) draw, scaled; 1 in every config."""
     official, small = head(), head(query_init_std=0.02)
-    table = official.qu_queries.weight
+    table = official.qu_queries.weight.detach()
     assert 0.8 < float(table.std()) < 1.2  # the official nn.Embedding N(0, 1)
     assert torch.allclose(small.qu_queries.weight, 0.02 * table)
     for config in ("configs/synthetic/segvit_shrunk_tiny.py",):
