@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.common import build_model
+from benchmarks.compare.methods import parse_run_folder
 from benchmarks.studies.shrunk_tiny_probe import load_images
 from segvit.checkpoint import SafeCheckpointer
 
@@ -41,6 +42,15 @@ def checkpoint_path(name: str) -> str:
     if not os.path.isfile(path):
         raise SystemExit(f"{name}: no checkpoint (a run folder with model_final.pth, or a .pth)")
     return path
+
+
+def label(name: str) -> str:
+    """"MaskFormer, pretrained, seed 1" for a run folder of benchmarks.compare, else the name."""
+    try:
+        method, recipe, seed, _ = parse_run_folder(name)
+        return f"{method.name}, {recipe}, seed {seed}"
+    except ValueError:
+        return os.path.basename(os.path.normpath(name))
 
 
 def probe(model, images: torch.Tensor, dropout: bool) -> Dict[str, float]:
@@ -100,7 +110,7 @@ def main() -> None:
         if name != "(random init)":
             SafeCheckpointer(model).load(checkpoint_path(name), checkpointables=[])
         test, train = probe(model, images, False), probe(model, images, True)
-        rows.append((os.path.basename(os.path.normpath(name)), test, train))
+        rows.append((label(name), test, train))
     print(
         "| model | query cosine, test / dropout on | classes of the 16 queries, test / dropout on"
         " | classes in the image, test / dropout on | layer-0 tgt / query_embed (test) |"
