@@ -45,7 +45,7 @@ def checkpoint_path(name: str) -> str:
 
 
 def label(name: str) -> str:
-    """ "MaskFormer, pretrained, seed 1" for a run folder of benchmarks.compare, else the name."""
+    """A run folder of benchmarks.compare as "MaskFormer, pretrained, seed 1", else its name."""
     try:
         method, recipe, seed, _ = parse_run_folder(name)
         return f"{method.name}, {recipe}, seed {seed}"
