@@ -127,19 +127,12 @@ METHODS: List[Method] = [
 # Options of ours, not in any paper, off by default in every config: measured on the tiny part
 # beside the methods (own loss, from scratch), never in the paper-regime tables or full size.
 FEATURE_QUERIES = ("model.head.feature_queries=True",)
-SMALL_TABLE = ("model.head.query_init_std=0.02",)
 OPTIONS: List[Method] = [
     Method(
         "Shrunk SegViT + feature_queries (option)", "segvit_shrunk_fq",
         "configs/synthetic/segvit_shrunk_tiny.py", {"own": PIXEL_CE_OFF + FEATURE_QUERIES},
         "own: the paper's ATM loss; the QU queries start as table + first feature"
         " (`model.head.feature_queries=True`, not in the paper; docs/design.md)",
-    ),
-    Method(
-        "Shrunk SegViT + small query table (option)", "segvit_shrunk_std",
-        "configs/synthetic/segvit_shrunk_tiny.py", {"own": PIXEL_CE_OFF + SMALL_TABLE},
-        "own: the paper's ATM loss; the QU table starts at N(0, 0.02^2) instead of N(0, 1)"
-        " (`model.head.query_init_std=0.02`, not in the paper; docs/design.md)",
     ),
 ]  # fmt: skip
 TINY_METHODS: List[Method] = METHODS + OPTIONS  # the rows of the tiny from-scratch table
