@@ -35,6 +35,22 @@ def row(method_name: str, pre: Optional[Entry], scratch: Optional[Entry]) -> str
     )
 
 
+def dates_line(pretrained: Sequence[Optional[Entry]], scratch: Sequence[Optional[Entry]]) -> str:
+    """When the runs of the two columns finished: a difference between them may include a change
+    of the code between those dates, not only the regime."""
+
+    def span(entries) -> str:
+        days = sorted(r["finished"][:10] for e in entries if e for r in e.runs if "finished" in r)
+        return "-" if not days else days[0] if days[0] == days[-1] else f"{days[0]} to {days[-1]}"
+
+    return (
+        f"Runs finished: pre-trained {span(pretrained)}; from scratch (own loss) {span(scratch)}."
+        " Where the dates differ the code may too, so a difference between the two columns of a"
+        ' method may include that change (docs/results.md, "Session 9 runs": a from-scratch rerun'
+        " that did not reproduce)."
+    )
+
+
 def pretrained_section(
     runs: Sequence[Dict], iters: int, data_version: Optional[int], pretrain: Optional[Dict]
 ) -> List[str]:
@@ -60,6 +76,7 @@ def pretrained_section(
     ]
     text = f"Complete (3 seeds): {len(done)} of {len(methods)} methods in this regime."
     lines += ["", text + (f" Seeds so far in the others: {', '.join(short)}." if short else "")]
+    lines += ["", dates_line(pre.values(), [grouped.get((m.name, "own")) for m in methods])]
     stored = [e for e in pre.values() if e]
     lines += [
         "",

@@ -272,3 +272,20 @@ def test_pretrained_regime_is_its_own_table_with_its_completeness():
     # the from-scratch table does not list or rank the pre-trained runs
     scratch = "\n".join(report.tiny_section(RUNS + pre, iters=2000, data_version=3))
     assert "pretrained" not in scratch.split("Ranking")[1]
+
+
+def test_pretrained_table_says_when_each_column_was_measured():
+    from benchmarks.compare import pretrained_report
+
+    def entry(*days):
+        return report.Entry(
+            "M", "r", [{"miou": 1.0, "finished": f"{d} 10:00:00 UTC"} for d in days]
+        )
+
+    line = pretrained_report.dates_line(
+        [entry("2026-12-02"), None], [entry("2026-11-30", "2026-12-01"), entry("2026-12-02")]
+    )
+    assert line.startswith(
+        "Runs finished: pre-trained 2026-12-02; from scratch (own loss) 2026-11-30 to 2026-12-02."
+    )
+    assert "from scratch (own loss) -." in pretrained_report.dates_line([], [None])
