@@ -53,6 +53,11 @@ def label(name: str) -> str:
         return os.path.basename(os.path.normpath(name))
 
 
+def normalized(model, image: torch.Tensor) -> torch.Tensor:
+    """(1, 3, H, W) network input of one (3, H, W) RGB 0-255 image, as the model's forward."""
+    return ((image - model.pixel_mean) / model.pixel_std)[None]
+
+
 def probe(model, images: torch.Tensor, dropout: bool) -> Dict[str, float]:
     """Medians over the images of what the queries say; ``dropout``: the head in train mode."""
     predictor = model.sem_seg_head.predictor
@@ -69,17 +74,13 @@ def probe(model, images: torch.Tensor, dropout: bool) -> Dict[str, float]:
     try:
         for image in images:
             seen.clear()
-            features = model.backbone(model.normalize_image(image))
+            features = model.backbone(normalized(model, image))
             out = model.sem_seg_head(features)
             hs = F.normalize(seen["hs"][:, 0], dim=-1)  # (Q, C)
             q = len(hs)
             cosines.append(float(((hs @ hs.T).sum() - q) / (q * (q - 1))))
             query_classes.append(len(set(out["pred_logits"][0, :, :-1].argmax(-1).tolist())))
-            semseg = torch.einsum(
-                "qc,qhw->chw",
-                out["pred_logits"][0].softmax(-1)[:, :-1],
-                out["pred_masks"][0].sigmoid(),
-            )
+            semseg = model.semantic_inference(out["pred_logits"][0], out["pred_masks"][0])
             image_classes.append(len(semseg.argmax(0).unique()))
             tgt = seen["tgt0"][:, 0].norm(dim=-1).mean()
             ratios.append(float(tgt / predictor.query_embed.weight.norm(dim=-1).mean()))
@@ -101,12 +102,13 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8, help="val crops")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    torch.manual_seed(0)
     images = load_images(args.images)
     rows: List[tuple] = []
     for name in ["(random init)"] + list(args.checkpoints):
+        torch.manual_seed(
+            0
+        )  # the same initial weights and dropout draws for every row, in any order
         model = build_model(CONFIG)
-        model.normalize_image = lambda img, m=model: ((img - m.pixel_mean) / m.pixel_std)[None]
         if name != "(random init)":
             SafeCheckpointer(model).load(checkpoint_path(name), checkpointables=[])
         test, train = probe(model, images, False), probe(model, images, True)

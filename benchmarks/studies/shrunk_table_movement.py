@@ -20,10 +20,9 @@ import os
 
 import torch
 import torch.nn.functional as F
-from detectron2.config import LazyConfig, instantiate
 from detectron2.utils.env import seed_all_rng
 
-from benchmarks.common import ROOT
+from benchmarks.common import build_model
 from benchmarks.compare.methods import parse_run_folder
 from segvit.checkpoint.safe_io import read_weights
 
@@ -32,9 +31,8 @@ TABLE = "head.qu_queries.weight"
 
 def initial_table(config: str, overrides, seed: int) -> torch.Tensor:
     """The (N, d) query table a run of ``config`` with ``train.seed=seed`` started from."""
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(os.path.join(ROOT, config)), list(overrides))
     seed_all_rng(seed)  # as default_setup(cfg, args) in tools/train_net.py, before the model
-    return instantiate(cfg.model).head.qu_queries.weight.detach()
+    return build_model(config, overrides, whole=False).head.qu_queries.weight.detach()
 
 
 def movement(initial: torch.Tensor, final: torch.Tensor) -> dict:

@@ -9,9 +9,7 @@ from benchmarks.studies import maskformer_query_collapse as study
 
 def tiny_maskformer():
     torch.manual_seed(0)
-    model = build_model(study.CONFIG)
-    model.normalize_image = lambda img, m=model: ((img - m.pixel_mean) / m.pixel_std)[None]
-    return model
+    return build_model(study.CONFIG)
 
 
 def test_first_layer_gives_every_query_one_tgt_at_test_time_and_dropout_splits_it():
@@ -23,9 +21,9 @@ def test_first_layer_gives_every_query_one_tgt_at_test_time_and_dropout_splits_i
     layer0.norm1.register_forward_hook(lambda m, i, o: seen.append(o[:, 0]))  # (Q, C)
     image = torch.rand(3, 64, 64) * 255
     with torch.no_grad():
-        model.sem_seg_head(model.backbone(model.normalize_image(image)))
+        model.sem_seg_head(model.backbone(study.normalized(model, image)))
         model.sem_seg_head.train()
-        model.sem_seg_head(model.backbone(model.normalize_image(image)))
+        model.sem_seg_head(model.backbone(study.normalized(model, image)))
     test, train = seen
     assert torch.allclose(test, test[:1].expand_as(test), atol=1e-5)  # one vector for all queries
     assert not torch.allclose(train, train[:1].expand_as(train), atol=1e-2)  # dropout's copies
